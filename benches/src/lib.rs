@@ -1,0 +1,1 @@
+//! Criterion benches for hush live in `benches/`; this library is empty.

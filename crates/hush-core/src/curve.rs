@@ -1,0 +1,339 @@
+//! Curve25519 keys in libsignal's wire form, and X25519 agreement.
+//!
+//! A public key travels as 33 bytes: the type byte [`DJB_KEY_TYPE`] followed by the
+//! 32-byte Montgomery u-coordinate. A private key is a 32-byte clamped scalar.
+
+use core::fmt;
+
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::montgomery::MontgomeryPoint;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::error::{Error, Result};
+use crate::rng::CryptoRng;
+
+/// The type byte libsignal puts in front of a Curve25519 public key.
+pub const DJB_KEY_TYPE: u8 = 0x05;
+
+/// Length of a serialised public key: type byte plus 32 bytes.
+pub const PUBLIC_KEY_LENGTH: usize = 33;
+
+/// Length of a private key.
+pub const PRIVATE_KEY_LENGTH: usize = 32;
+
+/// A Curve25519 public key (Montgomery form), as libsignal uses for identity keys,
+/// prekeys, ratchet keys and sender signing keys.
+///
+/// Public keys are not secret: this type is `Copy` and compares in variable time.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Zeroize)]
+pub struct PublicKey {
+    u: [u8; 32],
+}
+
+impl PublicKey {
+    /// Builds a key from the bare 32-byte u-coordinate. Every value is accepted, as in
+    /// libsignal and RFC 7748; signature verification later rejects non-canonical ones.
+    #[must_use]
+    pub const fn from_montgomery_bytes(u: [u8; 32]) -> Self {
+        Self { u }
+    }
+
+    /// Decodes the 33-byte serialised form.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadLength`] unless `bytes` is exactly 33 bytes long (libsignal tolerates
+    /// trailing bytes; hush does not), [`Error::UnknownKeyType`] unless the first byte is
+    /// [`DJB_KEY_TYPE`].
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let (&key_type, rest) = bytes.split_first().ok_or(Error::BadLength {
+            what: "public key",
+            expected: PUBLIC_KEY_LENGTH,
+            actual: 0,
+        })?;
+        if key_type != DJB_KEY_TYPE {
+            return Err(Error::UnknownKeyType(key_type));
+        }
+        let u: [u8; 32] = rest.try_into().map_err(|_| Error::BadLength {
+            what: "public key",
+            expected: PUBLIC_KEY_LENGTH,
+            actual: bytes.len(),
+        })?;
+        Ok(Self { u })
+    }
+
+    /// The 33-byte serialised form.
+    #[must_use]
+    pub fn encode(&self) -> [u8; PUBLIC_KEY_LENGTH] {
+        let mut out = [0u8; PUBLIC_KEY_LENGTH];
+        let (head, tail) = out.split_at_mut(1);
+        head.copy_from_slice(&[DJB_KEY_TYPE]);
+        tail.copy_from_slice(&self.u);
+        out
+    }
+
+    /// The bare 32-byte u-coordinate.
+    #[must_use]
+    pub const fn as_montgomery_bytes(&self) -> &[u8; 32] {
+        &self.u
+    }
+
+    /// Whether the u-coordinate is the canonical encoding of a field element (below
+    /// 2^255 - 19).
+    #[must_use]
+    pub fn is_canonical(&self) -> bool {
+        let [.., last] = self.u;
+        if last & 0x80 != 0 {
+            return false;
+        }
+        // Values in [2^255 - 19, 2^255) are 0xed..0xff, then thirty 0xff, then 0x7f.
+        let [first, middle @ .., _] = &self.u;
+        !(last == 0x7f && *first >= 0xed && middle.iter().all(|&b| b == 0xff))
+    }
+
+    pub(crate) fn montgomery(&self) -> MontgomeryPoint {
+        MontgomeryPoint(self.u)
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey(")?;
+        for b in self.encode() {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// A Curve25519 private key: a clamped scalar.
+///
+/// Wiped on drop, never `Copy`, never printed. The public key and the Edwards form used
+/// for XEdDSA signing are computed once, when the key is made.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct PrivateKey {
+    scalar: [u8; 32],
+    #[zeroize(skip)]
+    public: PublicKey,
+    #[zeroize(skip)]
+    edwards_public: CompressedEdwardsY,
+}
+
+impl PrivateKey {
+    /// Draws a fresh key: 32 bytes from `rng` (libsignal's single draw), then clamped.
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(bytes.as_mut());
+        Self::from_bytes(*bytes)
+    }
+
+    /// Builds a key from 32 bytes, clamping them as X25519 does. Every input is valid.
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        let mut scalar = Zeroizing::new(bytes);
+        clamp(&mut scalar);
+        let point = EdwardsPoint::mul_base_clamped(*scalar);
+        Self {
+            scalar: *scalar,
+            public: PublicKey::from_montgomery_bytes(point.to_montgomery().to_bytes()),
+            edwards_public: point.compress(),
+        }
+    }
+
+    /// Decodes a 32-byte private key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadLength`] unless `bytes` is 32 bytes long.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let array: [u8; 32] = bytes.try_into().map_err(|_| Error::BadLength {
+            what: "private key",
+            expected: PRIVATE_KEY_LENGTH,
+            actual: bytes.len(),
+        })?;
+        let array = Zeroizing::new(array);
+        Ok(Self::from_bytes(*array))
+    }
+
+    /// The clamped scalar, in a wrapper that wipes it when dropped.
+    #[must_use]
+    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.scalar)
+    }
+
+    /// The matching public key.
+    #[must_use]
+    pub const fn public_key(&self) -> PublicKey {
+        self.public
+    }
+
+    /// X25519 agreement with `their_public`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NonContributory`] when the output is all zero, i.e. `their_public` has
+    /// small order.
+    pub fn agree(&self, their_public: &PublicKey) -> Result<SharedSecret> {
+        let shared = Zeroizing::new(their_public.montgomery().mul_clamped(self.scalar).to_bytes());
+        if bool::from(shared.ct_eq(&[0u8; 32])) {
+            return Err(Error::NonContributory);
+        }
+        Ok(SharedSecret(*shared))
+    }
+
+    pub(crate) const fn scalar_bytes(&self) -> &[u8; 32] {
+        &self.scalar
+    }
+
+    pub(crate) const fn edwards_public(&self) -> &CompressedEdwardsY {
+        &self.edwards_public
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { scalar: _, public, edwards_public: _ } = self;
+        f.debug_struct("PrivateKey").field("public", public).finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for PrivateKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.scalar.ct_eq(&other.scalar).into()
+    }
+}
+
+impl Eq for PrivateKey {}
+
+fn clamp(bytes: &mut [u8; 32]) {
+    let [first, .., last] = bytes;
+    *first &= 0xf8;
+    *last &= 0x7f;
+    *last |= 0x40;
+}
+
+/// A private key with its public key: what a party holds for a prekey or ratchet key.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct KeyPair {
+    private_key: PrivateKey,
+}
+
+impl KeyPair {
+    /// Draws a fresh key pair (32 bytes from `rng`).
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        Self { private_key: PrivateKey::generate(rng) }
+    }
+
+    /// The public half.
+    #[must_use]
+    pub const fn public_key(&self) -> PublicKey {
+        self.private_key.public_key()
+    }
+
+    /// The private half.
+    #[must_use]
+    pub const fn private_key(&self) -> &PrivateKey {
+        &self.private_key
+    }
+}
+
+impl From<PrivateKey> for KeyPair {
+    fn from(private_key: PrivateKey) -> Self {
+        Self { private_key }
+    }
+}
+
+impl fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { private_key } = self;
+        f.debug_struct("KeyPair")
+            .field("public", &private_key.public_key())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The 32-byte output of an X25519 agreement. Wiped on drop, never printed.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SharedSecret([u8; 32]);
+
+impl SharedSecret {
+    /// The secret bytes, to feed a KDF.
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedSecret").finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for SharedSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for SharedSecret {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_checks_type_and_length() {
+        let key = PrivateKey::from_bytes([7; 32]).public_key();
+        let bytes = key.encode();
+        assert_eq!(PublicKey::decode(&bytes), Ok(key));
+        assert_eq!(PublicKey::decode(&[]), Err(Error::BadLength { what: "public key", expected: 33, actual: 0 }));
+        assert_eq!(PublicKey::decode(&bytes[..32]), Err(Error::BadLength { what: "public key", expected: 33, actual: 32 }));
+        let mut long = bytes.to_vec();
+        long.push(0);
+        assert!(matches!(PublicKey::decode(&long), Err(Error::BadLength { actual: 34, .. })));
+        let mut wrong = bytes;
+        wrong[0] = 0x08;
+        assert_eq!(PublicKey::decode(&wrong), Err(Error::UnknownKeyType(0x08)));
+    }
+
+    #[test]
+    fn public_key_matches_x25519_of_basepoint() {
+        // RFC 7748 section 6.1: Alice's private key and public key.
+        let private: [u8; 32] = hex::decode("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a").unwrap().try_into().unwrap();
+        let public = hex::decode("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a").unwrap();
+        assert_eq!(PrivateKey::from_bytes(private).public_key().as_montgomery_bytes().as_slice(), public.as_slice());
+    }
+
+    #[test]
+    fn agreement_is_symmetric_and_refuses_small_order() {
+        let a = PrivateKey::from_bytes([1; 32]);
+        let b = PrivateKey::from_bytes([2; 32]);
+        assert_eq!(a.agree(&b.public_key()).unwrap(), b.agree(&a.public_key()).unwrap());
+        let zero = PublicKey::from_montgomery_bytes([0; 32]);
+        assert_eq!(a.agree(&zero).unwrap_err(), Error::NonContributory);
+    }
+
+    #[test]
+    fn canonical_u() {
+        let mut p_minus_one = [0xff; 32];
+        p_minus_one[0] = 0xec;
+        p_minus_one[31] = 0x7f;
+        assert!(PublicKey::from_montgomery_bytes(p_minus_one).is_canonical());
+        let mut p = p_minus_one;
+        p[0] = 0xed;
+        assert!(!PublicKey::from_montgomery_bytes(p).is_canonical());
+        let mut high = [0u8; 32];
+        high[31] = 0x80;
+        assert!(!PublicKey::from_montgomery_bytes(high).is_canonical());
+    }
+
+    #[test]
+    fn debug_never_shows_the_scalar() {
+        let key = PrivateKey::from_bytes([0x11; 32]);
+        let shown = format!("{key:?} {:?}", KeyPair::from(key.clone()));
+        assert!(!shown.contains("1111"), "{shown}");
+        assert!(shown.contains("PrivateKey"));
+    }
+}

@@ -1,0 +1,192 @@
+//! HKDF-SHA256 and HMAC-SHA256: the one implementation of each that every hush protocol
+//! calls.
+
+use core::fmt;
+
+use hmac::{KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::limits::{MAX_HKDF_OUTPUT_LEN, MIN_MAC_TAG_LEN};
+
+type HmacSha256State = hmac::Hmac<Sha256>;
+
+/// Length of an HMAC-SHA256 output.
+pub const MAC_LENGTH: usize = 32;
+
+/// HKDF-SHA256 (RFC 5869) extract-and-expand into `okm`. An empty `salt` means the
+/// all-zero salt, as RFC 5869 specifies for an absent one.
+///
+/// # Errors
+///
+/// [`Error::KdfOutputLength`] if `okm` is longer than 255 * 32 bytes.
+pub fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result<()> {
+    hkdf_sha256_parts(salt, ikm, &[info], okm)
+}
+
+/// HKDF-SHA256 with `info` given in parts (concatenated), so callers need not build a
+/// buffer.
+///
+/// # Errors
+///
+/// [`Error::KdfOutputLength`] if `okm` is longer than 255 * 32 bytes.
+pub fn hkdf_sha256_parts(salt: &[u8], ikm: &[u8], info: &[&[u8]], okm: &mut [u8]) -> Result<()> {
+    if okm.len() > MAX_HKDF_OUTPUT_LEN {
+        return Err(Error::KdfOutputLength(okm.len()));
+    }
+    let salt = if salt.is_empty() { None } else { Some(salt) };
+    hkdf::Hkdf::<Sha256>::new(salt, ikm)
+        .expand_multi_info(info, okm)
+        .map_err(|_| Error::KdfOutputLength(okm.len()))
+}
+
+/// HKDF-SHA256 into a fixed-size array that is wiped when dropped.
+///
+/// # Errors
+///
+/// [`Error::KdfOutputLength`] if `N` is larger than 255 * 32.
+pub fn hkdf_sha256_array<const N: usize>(
+    salt: &[u8],
+    ikm: &[u8],
+    info: &[u8],
+) -> Result<Zeroizing<[u8; N]>> {
+    let mut out = Zeroizing::new([0u8; N]);
+    hkdf_sha256(salt, ikm, info, out.as_mut())?;
+    Ok(out)
+}
+
+/// An HMAC-SHA256 key with its inner and outer pads already absorbed.
+///
+/// Keying costs two SHA-256 compressions; a chain step that computes two MACs under one
+/// key (libsignal's message-key and next-chain-key seeds) pays that once by keying a
+/// `HmacSha256Key` and calling [`HmacSha256Key::mac`] twice.
+#[derive(Clone)]
+pub struct HmacSha256Key {
+    state: HmacSha256State,
+}
+
+impl HmacSha256Key {
+    /// Keys HMAC-SHA256 with `key` (any length, as RFC 2104 allows).
+    #[must_use]
+    pub fn new(key: &[u8]) -> Self {
+        // HMAC accepts keys of every length, so `new_from_slice` cannot fail; fall back
+        // to hashing through the `Mac` trait's behaviour for long keys regardless.
+        let state = match <HmacSha256State as KeyInit>::new_from_slice(key) {
+            Ok(state) => state,
+            Err(_) => <HmacSha256State as KeyInit>::new(&Default::default()),
+        };
+        Self { state }
+    }
+
+    /// The MAC of `data`, wiped when dropped (chain keys are made this way).
+    #[must_use]
+    pub fn mac(&self, data: &[u8]) -> Zeroizing<[u8; MAC_LENGTH]> {
+        self.mac_parts(&[data])
+    }
+
+    /// The MAC of the concatenation of `parts`.
+    #[must_use]
+    pub fn mac_parts(&self, parts: &[&[u8]]) -> Zeroizing<[u8; MAC_LENGTH]> {
+        let mut state = self.state.clone();
+        for part in parts {
+            state.update(part);
+        }
+        Zeroizing::new(state.finalize().into_bytes().into())
+    }
+
+    /// Checks `tag` against the MAC of the concatenation of `parts` in constant time.
+    /// `tag` may be truncated to any length from 8 to 32 bytes; its prefix is compared.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MacLength`] for a tag shorter than 8 or longer than 32 bytes.
+    pub fn verify_parts(&self, parts: &[&[u8]], tag: &[u8]) -> Result<bool> {
+        if !(MIN_MAC_TAG_LEN..=MAC_LENGTH).contains(&tag.len()) {
+            return Err(Error::MacLength(tag.len()));
+        }
+        let full = self.mac_parts(parts);
+        let prefix = full.get(..tag.len()).ok_or(Error::MacLength(tag.len()))?;
+        Ok(prefix.ct_eq(tag).into())
+    }
+}
+
+impl fmt::Debug for HmacSha256Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HmacSha256Key").finish_non_exhaustive()
+    }
+}
+
+/// HMAC-SHA256 of `data` under `key`, wiped when dropped.
+#[must_use]
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Zeroizing<[u8; MAC_LENGTH]> {
+    HmacSha256Key::new(key).mac(data)
+}
+
+/// Checks a (possibly truncated) HMAC-SHA256 tag in constant time.
+///
+/// # Errors
+///
+/// [`Error::MacLength`] for a tag shorter than 8 or longer than 32 bytes.
+pub fn verify_hmac_sha256(key: &[u8], data: &[u8], tag: &[u8]) -> Result<bool> {
+    HmacSha256Key::new(key).verify_parts(&[data], tag)
+}
+
+/// Constant-time equality of two byte strings (lengths are compared in variable time:
+/// they are public).
+#[must_use]
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        hex::decode(s).unwrap()
+    }
+
+    #[test]
+    fn rfc5869_case_1() {
+        let mut okm = [0u8; 42];
+        hkdf_sha256(
+            &unhex("000102030405060708090a0b0c"),
+            &[0x0b; 22],
+            &unhex("f0f1f2f3f4f5f6f7f8f9"),
+            &mut okm,
+        )
+        .unwrap();
+        assert_eq!(
+            hex::encode(okm),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+        );
+    }
+
+    #[test]
+    fn hkdf_refuses_too_much_output() {
+        let mut okm = vec![0u8; MAX_HKDF_OUTPUT_LEN + 1];
+        assert_eq!(hkdf_sha256(&[], b"ikm", b"", &mut okm), Err(Error::KdfOutputLength(8161)));
+    }
+
+    #[test]
+    fn rfc4231_case_2() {
+        let tag = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(*tag),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert!(verify_hmac_sha256(b"Jefe", b"what do ya want for nothing?", &tag[..8]).unwrap());
+        let mut bad = *tag;
+        bad[3] ^= 1;
+        assert!(!verify_hmac_sha256(b"Jefe", b"what do ya want for nothing?", &bad).unwrap());
+        assert_eq!(verify_hmac_sha256(b"Jefe", b"", &tag[..7]), Err(Error::MacLength(7)));
+    }
+
+    #[test]
+    fn parts_equal_concatenation() {
+        let key = HmacSha256Key::new(&[9; 32]);
+        assert_eq!(*key.mac_parts(&[b"ab", b"", b"cd"]), *key.mac(b"abcd"));
+    }
+}
