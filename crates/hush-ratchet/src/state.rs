@@ -1,0 +1,235 @@
+//! One session's Double Ratchet state, with compute-then-commit decryption.
+
+use std::collections::VecDeque;
+
+use hush_core::cipher::{aes256_cbc_decrypt, aes256_cbc_encrypt};
+use hush_core::rng::CryptoRng;
+use hush_core::{IdentityKey, KemCiphertext, KeyPair, PublicKey};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::keys::{ChainKey, MessageKeySeed, RootKey};
+use crate::limits::{MAX_FORWARD_JUMP, MAX_RECEIVER_CHAINS, MAX_SKIPPED_MESSAGE_KEYS};
+use crate::message::{CiphertextMessage, PreKeySignalMessage, SignalMessage};
+
+/// One receiving chain: the other side's ratchet key, where the chain stands, and the
+/// seeds of messages skipped in it (oldest first).
+#[derive(Clone, Debug)]
+pub(crate) struct ReceiverChain {
+    pub(crate) ratchet_key: PublicKey,
+    pub(crate) chain_key: ChainKey,
+    pub(crate) skipped: VecDeque<MessageKeySeed>,
+}
+
+/// What the initiator repeats in every message until the responder answers.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingPreKey {
+    pub(crate) pre_key_id: Option<u32>,
+    pub(crate) signed_pre_key_id: u32,
+    pub(crate) base_key: PublicKey,
+    pub(crate) kem: Option<(u32, KemCiphertext)>,
+    /// When the session was created, in milliseconds since the Unix epoch.
+    pub(crate) created_at_ms: u64,
+}
+
+/// The state of one session.
+#[derive(Clone, Debug)]
+pub(crate) struct SessionState {
+    pub(crate) version: u8,
+    pub(crate) local_registration_id: u32,
+    pub(crate) remote_registration_id: u32,
+    pub(crate) local_identity: IdentityKey,
+    pub(crate) remote_identity: IdentityKey,
+    /// The initiator's base key: identifies the session a retransmitted first message
+    /// belongs to.
+    pub(crate) base_key: PublicKey,
+    pub(crate) root_key: RootKey,
+    pub(crate) previous_counter: u32,
+    pub(crate) sender_ratchet: KeyPair,
+    pub(crate) sender_chain: ChainKey,
+    /// Oldest first.
+    pub(crate) receiver_chains: Vec<ReceiverChain>,
+    pub(crate) pending: Option<PendingPreKey>,
+}
+
+/// What a successful decryption changes, computed before anything is changed.
+pub(crate) enum Update {
+    /// A skipped key was used: remove it.
+    UsedSkipped { chain: usize, counter: u32 },
+    /// An existing receiving chain moved forward.
+    Advance { chain: usize, chain_key: ChainKey, skipped: Vec<MessageKeySeed> },
+    /// The other side took a DH ratchet step: a new receiving chain and a new sending
+    /// chain.
+    Ratchet {
+        ratchet_key: PublicKey,
+        chain_key: ChainKey,
+        skipped: Vec<MessageKeySeed>,
+        root_key: RootKey,
+        sender_ratchet: KeyPair,
+        sender_chain: ChainKey,
+    },
+}
+
+impl SessionState {
+    /// Encrypts one message and moves the sending chain on.
+    pub(crate) fn encrypt(&mut self, plaintext: &[u8]) -> Result<CiphertextMessage> {
+        let (seed, next) = self.sender_chain.step();
+        let keys = seed.derive()?;
+        let body = aes256_cbc_encrypt(&keys.cipher_key, &keys.iv, plaintext);
+        let message = SignalMessage::new(
+            self.version,
+            &keys.mac_key,
+            self.sender_ratchet.public_key(),
+            seed.counter(),
+            self.previous_counter,
+            body,
+            &self.local_identity,
+            &self.remote_identity,
+        );
+        let out = match &self.pending {
+            Some(pending) => CiphertextMessage::PreKey(PreKeySignalMessage::new(
+                self.version,
+                self.local_registration_id,
+                pending.pre_key_id,
+                pending.signed_pre_key_id,
+                pending.kem.clone(),
+                pending.base_key,
+                self.local_identity,
+                message,
+            )),
+            None => CiphertextMessage::Signal(message),
+        };
+        self.sender_chain = next;
+        Ok(out)
+    }
+
+    /// Decrypts without changing anything; returns the plaintext and the change to
+    /// commit. Draws 32 bytes from `rng` only when the message starts a new receiving
+    /// chain and has authenticated (libsignal draws the same key at the same point of a
+    /// successful decryption).
+    pub(crate) fn plan_decrypt<R: CryptoRng + ?Sized>(
+        &self,
+        message: &SignalMessage,
+        rng: &mut R,
+    ) -> Result<(Zeroizing<Vec<u8>>, Update)> {
+        if message.version() != self.version {
+            return Err(Error::DecryptionFailed);
+        }
+        let counter = message.counter();
+        let existing = self
+            .receiver_chains
+            .iter()
+            .position(|chain| chain.ratchet_key == *message.ratchet_key());
+
+        match existing {
+            Some(index) => {
+                let chain = self.receiver_chains.get(index).ok_or(Error::NoSession)?;
+                if counter < chain.chain_key.index() {
+                    let seed = chain
+                        .skipped
+                        .iter()
+                        .find(|seed| seed.counter() == counter)
+                        .ok_or(Error::DuplicateMessage { counter })?;
+                    let plaintext = self.open(message, seed)?;
+                    return Ok((plaintext, Update::UsedSkipped { chain: index, counter }));
+                }
+                let (seed, chain_key, skipped) = advance(&chain.chain_key, counter)?;
+                let plaintext = self.open(message, &seed)?;
+                Ok((plaintext, Update::Advance { chain: index, chain_key, skipped }))
+            }
+            None => {
+                let (root_key, receiving) = self
+                    .root_key
+                    .create_chain(message.ratchet_key(), self.sender_ratchet.private_key())?;
+                let (seed, chain_key, skipped) = advance(&receiving, counter)?;
+                let plaintext = self.open(message, &seed)?;
+                let sender_ratchet = KeyPair::generate(rng);
+                let (root_key, sender_chain) =
+                    root_key.create_chain(message.ratchet_key(), sender_ratchet.private_key())?;
+                Ok((
+                    plaintext,
+                    Update::Ratchet {
+                        ratchet_key: *message.ratchet_key(),
+                        chain_key,
+                        skipped,
+                        root_key,
+                        sender_ratchet,
+                        sender_chain,
+                    },
+                ))
+            }
+        }
+    }
+
+    /// MAC first, then decrypt.
+    fn open(&self, message: &SignalMessage, seed: &MessageKeySeed) -> Result<Zeroizing<Vec<u8>>> {
+        let keys = seed.derive()?;
+        if !message.verify_mac(&keys.mac_key, &self.remote_identity, &self.local_identity) {
+            return Err(Error::DecryptionFailed);
+        }
+        aes256_cbc_decrypt(&keys.cipher_key, &keys.iv, message.body())
+            .map_err(|_| Error::DecryptionFailed)
+    }
+
+    /// Commits a planned change. Any message from the other side acknowledges the
+    /// session, so the pending first-message data is dropped.
+    pub(crate) fn apply(&mut self, update: Update) {
+        match update {
+            Update::UsedSkipped { chain, counter } => {
+                if let Some(chain) = self.receiver_chains.get_mut(chain) {
+                    chain.skipped.retain(|seed| seed.counter() != counter);
+                }
+            }
+            Update::Advance { chain, chain_key, skipped } => {
+                if let Some(chain) = self.receiver_chains.get_mut(chain) {
+                    chain.chain_key = chain_key;
+                    store_skipped(&mut chain.skipped, skipped);
+                }
+            }
+            Update::Ratchet { ratchet_key, chain_key, skipped, root_key, sender_ratchet, sender_chain } => {
+                let mut stored = VecDeque::new();
+                store_skipped(&mut stored, skipped);
+                self.receiver_chains.push(ReceiverChain { ratchet_key, chain_key, skipped: stored });
+                if self.receiver_chains.len() > MAX_RECEIVER_CHAINS {
+                    self.receiver_chains.remove(0);
+                }
+                self.previous_counter = self.sender_chain.index().saturating_sub(1);
+                self.root_key = root_key;
+                self.sender_ratchet = sender_ratchet;
+                self.sender_chain = sender_chain;
+            }
+        }
+        self.pending = None;
+    }
+}
+
+/// Moves `chain` to `counter`: the seed for `counter`, the chain key after it, and the
+/// seeds skipped on the way (only the newest [`MAX_SKIPPED_MESSAGE_KEYS`] are derived,
+/// since older ones would be dropped anyway).
+fn advance(chain: &ChainKey, counter: u32) -> Result<(MessageKeySeed, ChainKey, Vec<MessageKeySeed>)> {
+    let jump = counter.checked_sub(chain.index()).ok_or(Error::DecryptionFailed)?;
+    if jump > MAX_FORWARD_JUMP {
+        return Err(Error::TooFarAhead { jump });
+    }
+    let keep_from = counter.saturating_sub(u32::try_from(MAX_SKIPPED_MESSAGE_KEYS).unwrap_or(u32::MAX));
+    let mut skipped = Vec::new();
+    let mut current = chain.clone();
+    while current.index() < counter {
+        if current.index() >= keep_from {
+            let (seed, next) = current.step();
+            skipped.push(seed);
+            current = next;
+        } else {
+            current = current.next();
+        }
+    }
+    let (seed, next) = current.step();
+    Ok((seed, next, skipped))
+}
+
+fn store_skipped(stored: &mut VecDeque<MessageKeySeed>, new: Vec<MessageKeySeed>) {
+    stored.extend(new);
+    while stored.len() > MAX_SKIPPED_MESSAGE_KEYS {
+        stored.pop_front();
+    }
+}
