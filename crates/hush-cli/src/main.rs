@@ -1,1 +1,70 @@
-fn main() {}
+//! `hush`: the command line of the hush libraries.
+//!
+//! - `hush demo`: a short story that runs the libraries for real and checks itself.
+//! - `hush vectors check DIR...`: runs every recognised vector file in each directory
+//!   against hush's own code and ends with `N passed, N failed`.
+//! - `hush vectors generate DIR`: writes hush's own vectors for its own formats.
+
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod demo;
+mod interop;
+mod vectors;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hush",
+    version,
+    about = "Signal-protocol end-to-end encryption, wire-compatible with libsignal"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Play a short story with real keys and check every step.
+    Demo,
+    /// Speak the interop peer protocol (JSON lines on stdin/stdout).
+    InteropPeer,
+    /// Conformance vectors.
+    Vectors {
+        #[command(subcommand)]
+        command: VectorsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum VectorsCommand {
+    /// Run every recognised vector file in each directory.
+    Check {
+        /// Directories holding vector files.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// Write hush's own vectors for its own formats into DIR.
+    Generate {
+        /// Output directory (normally `test-vectors/`).
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo => demo::run(),
+        Command::InteropPeer => interop::run(),
+        Command::Vectors {
+            command: VectorsCommand::Check { dirs },
+        } => vectors::check(&dirs),
+        Command::Vectors {
+            command: VectorsCommand::Generate { dir },
+        } => vectors::generate(&dir),
+    }
+}

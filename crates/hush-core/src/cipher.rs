@@ -42,7 +42,7 @@ pub fn aes256_cbc_decrypt(
     iv: &[u8; CBC_IV_LENGTH],
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
-    if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(16) {
         return Err(Error::DecryptionFailed);
     }
     cbc::Decryptor::<aes::Aes256>::new(key.into(), iv.into())

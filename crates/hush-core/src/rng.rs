@@ -22,8 +22,9 @@ pub fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
 /// separate 32-bit draws, keeping the low byte of each.
 ///
 /// hush draws KEM seeds this way so that a conversation recorded from libsignal replays
-/// byte for byte; with a cryptographic RNG the result is uniform either way.
-pub(crate) fn low_bytes_of_u32_draws<const N: usize, R: CryptoRng + ?Sized>(rng: &mut R) -> [u8; N] {
+/// byte for byte; with a cryptographic RNG the result is uniform either way. Public so
+/// that the protocol crates (e.g. `hush-group`'s chain keys) draw the same way.
+pub fn low_bytes_of_u32_draws<const N: usize, R: CryptoRng + ?Sized>(rng: &mut R) -> [u8; N] {
     let mut out = [0u8; N];
     for byte in &mut out {
         *byte = rng.next_u32().to_le_bytes()[0];

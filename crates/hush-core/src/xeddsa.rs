@@ -347,10 +347,10 @@ pub fn verify_batch<R: CryptoRng + ?Sized>(items: &[BatchItem<'_>], rng: &mut R)
         let combined = EdwardsPoint::vartime_multiscalar_mul(&scalars, &points);
         if !combined.is_identity() {
             for candidate in &candidates {
-                if let Some(item) = items.get(candidate.index) {
-                    if !item.key.verify(item.message, item.signature) {
-                        invalid.push(candidate.index);
-                    }
+                if let Some(item) = items.get(candidate.index)
+                    && !item.key.verify(item.message, item.signature)
+                {
+                    invalid.push(candidate.index);
                 }
             }
         }

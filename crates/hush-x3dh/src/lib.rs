@@ -35,7 +35,7 @@
 //!     signed_prekey: signed.public_key(),
 //!     signed_prekey_signature: signed_signature,
 //!     one_time_prekey: None,
-//!     kem_prekey: Some((kem.public_key(), kem_signature)),
+//!     kem_prekey: Some((kem.public_key().clone(), kem_signature)),
 //! };
 //! let started = initiate(&alice, &bundle, AgreementMode::Pqxdh, &TrustAll, &mut rng)?;
 //!
