@@ -51,6 +51,28 @@ pub struct RemoteBundle {
     pub prekeys: PeerPreKeys,
 }
 
+impl From<&hush_prekey::PreKeyBundle> for RemoteBundle {
+    /// Takes what the initiator needs from a bundle a server handed out (libsignal
+    /// requires a KEM prekey since PQXDH became mandatory, and so does
+    /// `hush_prekey::PreKeyBundle`). The signatures are checked by
+    /// [`SessionRecord::initiate`].
+    fn from(bundle: &hush_prekey::PreKeyBundle) -> Self {
+        Self {
+            registration_id: bundle.registration_id(),
+            signed_prekey_id: bundle.signed_prekey_id(),
+            one_time_prekey_id: bundle.one_time_prekey().map(hush_prekey::OneTimePreKey::id),
+            kem_prekey_id: Some(bundle.kem_prekey_id()),
+            prekeys: PeerPreKeys {
+                identity_key: *bundle.identity_key(),
+                signed_prekey: *bundle.signed_prekey(),
+                signed_prekey_signature: *bundle.signed_prekey_signature(),
+                one_time_prekey: bundle.one_time_prekey().map(|k| *k.public_key()),
+                kem_prekey: Some((bundle.kem_prekey().clone(), *bundle.kem_prekey_signature())),
+            },
+        }
+    }
+}
+
 /// What decrypting a first message tells the caller besides the plaintext.
 #[derive(Debug)]
 pub struct PreKeyDecrypted {
@@ -276,7 +298,14 @@ impl SessionRecord {
     }
 
     fn find_base_key(&self, message: &PreKeySignalMessage) -> Option<usize> {
-        let matches = |s: &SessionState| s.base_key == *message.base_key() && s.version == message.version();
+        // The identity key is part of the match: nothing in a retransmission authenticates
+        // it (the MAC uses the session's stored identity), so a message naming a different
+        // identity must not be taken for this session, nor its identity shown to `trust`.
+        let matches = |s: &SessionState| {
+            s.base_key == *message.base_key()
+                && s.version == message.version()
+                && s.remote_identity == *message.identity_key()
+        };
         if self.current.as_ref().is_some_and(matches) {
             return Some(0);
         }
@@ -291,7 +320,8 @@ impl SessionRecord {
     /// # Errors
     ///
     /// [`Error::MissingPreKeys`] when a new session is needed and `prekeys` is `None`;
-    /// [`Error::LegacyVersion`] for a classic message in PQXDH mode (and the reverse);
+    /// [`Error::LegacyVersion`] for a classic message in PQXDH mode
+    /// ([`Error::UnknownVersion`] for a PQXDH message in classic mode);
     /// the errors of key agreement and of [`SessionRecord::decrypt`].
     #[allow(clippy::too_many_arguments)] // the responder needs each of these
     pub fn decrypt_prekey<R: CryptoRng + ?Sized>(

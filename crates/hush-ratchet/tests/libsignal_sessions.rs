@@ -2,6 +2,14 @@
 //! must equal libsignal's byte for byte, every decryption must return the recorded
 //! plaintext, and every operation must draw exactly the recorded random bytes.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers outside #[test] fns: a failed unwrap or index is a failed test"
+)]
+
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
