@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use hush_core::rng::os_rng;
+use hush_group::{DistributionId, SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyRecord};
 use hush_core::{
     Fingerprint, IdentityKey, IdentityKeyPair, KemKeyPair, KemKeyType, KemPublicKey, KeyPair,
     PublicKey, Signature,
@@ -31,6 +32,8 @@ struct Peer {
     sessions: BTreeMap<String, SessionRecord>,
     /// Trust on first use: the identity first seen for each peer name.
     known: BTreeMap<String, IdentityKey>,
+    /// Sender-key records by (sender name, distribution id); our own under `""`.
+    groups: BTreeMap<(String, DistributionId), SenderKeyRecord>,
 }
 
 type Reply = Result<Value, String>;
@@ -76,6 +79,7 @@ impl Peer {
             kem: BTreeMap::new(),
             sessions: BTreeMap::new(),
             known: BTreeMap::new(),
+            groups: BTreeMap::new(),
         }
     }
 
@@ -260,6 +264,48 @@ impl Peer {
     }
 }
 
+impl Peer {
+    fn distribution_id(request: &Value) -> Result<DistributionId, String> {
+        string(request, "distribution_id")?.parse::<DistributionId>().map_err(show)
+    }
+
+    fn group_create(&mut self, request: &Value) -> Reply {
+        let id = Self::distribution_id(request)?;
+        let record = self.groups.entry((String::new(), id)).or_insert_with(|| SenderKeyRecord::new(id));
+        let distribution = record.create_distribution(&mut os_rng());
+        Ok(json!({ "skdm": hex::encode(distribution.as_bytes()) }))
+    }
+
+    fn group_process(&mut self, request: &Value) -> Reply {
+        let sender = string(request, "peer")?.to_owned();
+        let message = SenderKeyDistributionMessage::decode(&bytes(request, "skdm")?).map_err(show)?;
+        let key = (sender, message.distribution_id());
+        let mut record = self.groups.get(&key).cloned().unwrap_or_else(|| SenderKeyRecord::new(key.1));
+        record.process_distribution(&message).map_err(show)?;
+        self.groups.insert(key, record);
+        Ok(json!({}))
+    }
+
+    fn group_encrypt(&mut self, request: &Value) -> Reply {
+        let id = Self::distribution_id(request)?;
+        let plaintext = bytes(request, "plaintext")?;
+        let record = self.groups.get_mut(&(String::new(), id)).ok_or("no such group")?;
+        let message = record.encrypt(&plaintext, &mut os_rng()).map_err(show)?;
+        Ok(json!({ "ciphertext": hex::encode(message.as_bytes()) }))
+    }
+
+    fn group_decrypt(&mut self, request: &Value) -> Reply {
+        let sender = string(request, "peer")?.to_owned();
+        let message = SenderKeyMessage::decode(&bytes(request, "ciphertext")?).map_err(show)?;
+        let record = self
+            .groups
+            .get_mut(&(sender, message.distribution_id()))
+            .ok_or("no sender key from that peer for that group")?;
+        let plaintext = record.decrypt(&message).map_err(show)?;
+        Ok(json!({ "plaintext": hex::encode(plaintext.as_slice()) }))
+    }
+}
+
 fn handle(peer: &mut Option<Peer>, request: &Value) -> Reply {
     let op = string(request, "op")?;
     if op == "init" {
@@ -278,6 +324,10 @@ fn handle(peer: &mut Option<Peer>, request: &Value) -> Reply {
         "encrypt" => peer.encrypt(request),
         "decrypt" => peer.decrypt(request),
         "fingerprint" => peer.fingerprint(request),
+        "group_create" => peer.group_create(request),
+        "group_process" => peer.group_process(request),
+        "group_encrypt" => peer.group_encrypt(request),
+        "group_decrypt" => peer.group_decrypt(request),
         other => Err(format!("unknown op {other}")),
     }
 }

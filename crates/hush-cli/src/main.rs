@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod interop;
+mod prekeys;
 mod vectors;
 
 #[derive(Parser, Debug)]
@@ -33,6 +34,11 @@ enum Command {
     Demo,
     /// Speak the interop peer protocol (JSON lines on stdin/stdout).
     InteropPeer,
+    /// Prekeys: generate an upload, or validate one as a server would.
+    Prekeys {
+        #[command(subcommand)]
+        command: prekeys::PrekeysCommand,
+    },
     /// Conformance vectors.
     Vectors {
         #[command(subcommand)]
@@ -60,6 +66,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo => demo::run(),
         Command::InteropPeer => interop::run(),
+        Command::Prekeys { command } => prekeys::run(command),
         Command::Vectors {
             command: VectorsCommand::Check { dirs },
         } => vectors::check(&dirs),

@@ -100,8 +100,19 @@ fn libsignal_vectors_all_pass_and_all_count() {
             "{file}:\n{out}"
         );
     }
+    // session.json: one case per bundle processing (1 + reinits) and two per message.
+    let sessions = read_json(&libsignal_dir().join("session.json"));
+    let session_cases: usize = sessions["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let reinits = s.get("reinit").and_then(Value::as_array).map_or(0, Vec::len);
+            1 + reinits + 2 * s["messages"].as_array().unwrap().len()
+        })
+        .sum();
     assert!(
-        out.contains("skipped:") && out.contains("session.json"),
+        out.contains(&format!("session.json: {session_cases} passed, 0 failed")),
         "{out}"
     );
 }
@@ -160,7 +171,7 @@ fn one_malformed_case_fails_alone() {
 fn directory_without_recognised_files_exits_2() {
     let dir = TempDir::new("unrelated");
     dir.write("notes.txt", "nothing to see");
-    dir.write("session.json", "{}");
+    dir.write("session.jsonl", "{}");
     let output = hush(&["vectors", "check", dir.arg()]);
     assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
     assert!(stdout(&output).ends_with("0 passed, 0 failed\n"));
@@ -320,13 +331,16 @@ fn shared_vectors_all_pass_when_present() {
 }
 
 #[test]
-fn generate_without_generators_writes_nothing() {
+fn generate_writes_each_format_into_its_subdirectory() {
     let dir = TempDir::new("generate");
     let target = dir.0.join("out");
     let output = hush(&["vectors", "generate", target.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0));
-    assert!(stdout(&output).contains("nothing written"));
-    assert!(!target.exists());
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    for file in ["prekey/prekey_bundles.json", "prekey/prekey_uploads.json", "prekey/README.md"] {
+        assert!(target.join(file).is_file(), "{file} missing");
+    }
+    let check = hush(&["vectors", "check", target.join("prekey").to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
 }
 
 #[test]

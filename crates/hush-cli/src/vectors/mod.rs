@@ -17,6 +17,8 @@ use serde_json::Value;
 
 mod fingerprint;
 mod kem;
+mod prekey;
+mod sender_key;
 mod session;
 mod wycheproof;
 mod xeddsa;
@@ -88,6 +90,10 @@ const RUNNERS: &[(&str, Runner)] = &[
     ("fingerprint.json", fingerprint::check),
     ("kem_kyber1024.json", kem::check),
     ("session.json", session::check),
+    // hush's own formats (`test-vectors/prekey/`, written by `hush vectors generate`).
+    ("prekey_bundles.json", prekey::check_bundles),
+    ("prekey_uploads.json", prekey::check_uploads),
+    ("sender_key.json", sender_key::check),
     // Wycheproof (`../shared/vectors/wycheproof/`), read in place.
     ("x25519_test.json", wycheproof::x25519::check),
     ("ed25519_test.json", wycheproof::ed25519::check),
@@ -101,7 +107,7 @@ const RUNNERS: &[(&str, Runner)] = &[
 /// Files hush knows of but does not check yet. They are named in the output, and do
 /// not count as recognised: a directory holding only these exits with status 2. A row
 /// in [`RUNNERS`] for the same name takes precedence.
-const NOT_YET: &[&str] = &["sender_key.json"];
+const NOT_YET: &[&str] = &[];
 
 /// Runs every recognised file in each of `dirs`.
 ///
@@ -196,43 +202,37 @@ pub(crate) struct Generated {
 /// A generator: produces one file of hush's own vectors.
 type Generator = fn() -> Result<Generated, String>;
 
-/// File names of hush's own vector formats and their generators. Empty until hush has
-/// a wire format of its own.
-const GENERATORS: &[(&str, Generator)] = &[];
+/// hush's own vector formats: the subdirectory of `test-vectors/` each file goes to, its
+/// name, and its generator. Each subdirectory gets a README assembled from its files'
+/// sections.
+const GENERATORS: &[(&str, &str, Generator)] = &[
+    ("prekey", "prekey_bundles.json", prekey::generate_bundles),
+    ("prekey", "prekey_uploads.json", prekey::generate_uploads),
+];
 
-/// Writes every registered generator's file into `dir`, with a `README.md` assembled
-/// from their sections.
+/// Writes every registered generator's file into its subdirectory of `dir` (normally
+/// `test-vectors/`), with a `README.md` per subdirectory.
 pub(crate) fn generate(dir: &Path) -> ExitCode {
     generate_with(dir, GENERATORS)
 }
 
-fn generate_with(dir: &Path, generators: &[(&str, Generator)]) -> ExitCode {
+fn generate_with(dir: &Path, generators: &[(&str, &str, Generator)]) -> ExitCode {
     if generators.is_empty() {
         println!(
             "hush has no vector formats of its own yet: no generator is registered, nothing written"
         );
         return ExitCode::SUCCESS;
     }
+    // Generate everything before writing anything, so a failure leaves no half set.
     let mut outputs = Vec::with_capacity(generators.len());
-    for (name, generator) in generators {
+    for (subdir, name, generator) in generators {
         match generator() {
-            Ok(generated) => outputs.push((*name, generated)),
+            Ok(generated) => outputs.push((*subdir, *name, generated)),
             Err(what) => {
-                eprintln!("hush: generating {name} failed: {what}");
+                eprintln!("hush: generating {subdir}/{name} failed: {what}");
                 return ExitCode::from(1);
             }
         }
-    }
-    let mut readme = String::from(
-        "# hush's own vectors\n\nWritten by `hush vectors generate`; do not edit by hand. \
-         `hush vectors check` runs them.\n",
-    );
-    for (name, generated) in &outputs {
-        let _ = write!(
-            readme,
-            "\n## `{name}`\n\n{}\n",
-            generated.readme_section.trim_end()
-        );
     }
     let write = |path: PathBuf, contents: &str| -> bool {
         match std::fs::write(&path, contents) {
@@ -246,20 +246,27 @@ fn generate_with(dir: &Path, generators: &[(&str, Generator)]) -> ExitCode {
             }
         }
     };
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        eprintln!("hush: cannot create {}: {e}", dir.display());
-        return ExitCode::from(1);
-    }
+    let mut subdirs: Vec<&str> = outputs.iter().map(|(subdir, _, _)| *subdir).collect();
+    subdirs.sort_unstable();
+    subdirs.dedup();
     let mut ok = true;
-    for (name, generated) in &outputs {
-        ok &= write(dir.join(name), &generated.contents);
+    for subdir in subdirs {
+        let target = dir.join(subdir);
+        if let Err(e) = std::fs::create_dir_all(&target) {
+            eprintln!("hush: cannot create {}: {e}", target.display());
+            return ExitCode::from(1);
+        }
+        let mut readme = format!(
+            "# hush's own vectors: `{subdir}`\n\nWritten by `hush vectors generate test-vectors`; \
+             do not edit by hand. `hush vectors check` runs them.\n"
+        );
+        for (_, name, generated) in outputs.iter().filter(|(s, _, _)| *s == subdir) {
+            ok &= write(target.join(name), &generated.contents);
+            let _ = write!(readme, "\n## `{name}`\n\n{}\n", generated.readme_section.trim_end());
+        }
+        ok &= write(target.join("README.md"), &readme);
     }
-    ok &= write(dir.join("README.md"), &readme);
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 /// Reads and parses a JSON file, refusing files over [`MAX_FILE_SIZE`].
@@ -399,12 +406,12 @@ mod tests {
             Err("no".into())
         }
         let dir = std::env::temp_dir().join(format!("hush-generate-one-{}", std::process::id()));
-        assert_eq!(generate_with(&dir, &[("one.json", one)]), ExitCode::SUCCESS);
+        assert_eq!(generate_with(&dir, &[("sub", "one.json", one)]), ExitCode::SUCCESS);
         assert_eq!(
-            std::fs::read_to_string(dir.join("one.json")).unwrap(),
+            std::fs::read_to_string(dir.join("sub/one.json")).unwrap(),
             "{}\n"
         );
-        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        let readme = std::fs::read_to_string(dir.join("sub/README.md")).unwrap();
         assert!(
             readme.contains("## `one.json`\n\nMade by a test.\n"),
             "{readme}"
@@ -412,7 +419,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
 
         assert_eq!(
-            generate_with(&dir, &[("one.json", one), ("b.json", broken)]),
+            generate_with(&dir, &[("sub", "one.json", one), ("sub", "b.json", broken)]),
             ExitCode::from(1)
         );
         assert!(!dir.exists(), "nothing is written when a generator fails");
