@@ -54,6 +54,10 @@ pub enum Error {
     /// The remote identity differs from the one known for this peer.
     #[error("remote identity has changed")]
     IdentityChanged,
+    /// A first message reuses a base key with a last-resort KEM prekey it was already
+    /// used with: a replay (see [`crate::LastResortReuseGuard`]).
+    #[error("base key already used with this last-resort KEM prekey")]
+    ReusedBaseKey,
     /// A stored session record is not well formed.
     #[error("invalid session record: {0}")]
     InvalidRecord(&'static str),

@@ -72,6 +72,7 @@ mod keys;
 pub mod limits;
 mod message;
 mod record;
+mod reuse;
 mod state;
 mod wire;
 
@@ -80,4 +81,5 @@ pub use message::{
     CiphertextMessage, MAC_LENGTH, PQXDH_MESSAGE_VERSION, PreKeySignalMessage, SignalMessage,
     X3DH_MESSAGE_VERSION,
 };
+pub use reuse::LastResortReuseGuard;
 pub use record::{LocalIdentity, PreKeyDecrypted, RECORD_FORMAT_VERSION, RemoteBundle, SessionRecord};

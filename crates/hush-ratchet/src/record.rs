@@ -84,8 +84,8 @@ pub struct PreKeyDecrypted {
     /// The one-time prekey consumed by a new session: delete it.
     pub used_one_time_prekey: Option<u32>,
     /// The KEM prekey used by a new session: delete it if it was a one-time KEM prekey; if
-    /// it was a last-resort key, record `(kem id, signed prekey id, base key)` and refuse
-    /// the same triple again (libsignal's reused-base-key rule).
+    /// it was a last-resort key, record it in a [`crate::LastResortReuseGuard`]
+    /// (libsignal's reused-base-key rule).
     pub used_kem_prekey: Option<u32>,
     /// The signed prekey the message named.
     pub signed_prekey_id: u32,

@@ -10,7 +10,7 @@ use hush_prekey::{
     DeviceKeys, GenerateRequest, PreKeyBundle, PreKeyIdAllocator, UploadPolicy, generate_prekeys,
     upload_for, validate_upload,
 };
-use hush_ratchet::{CiphertextMessage, LocalIdentity, RemoteBundle, SessionRecord};
+use hush_ratchet::{CiphertextMessage, Error, LastResortReuseGuard, LocalIdentity, RemoteBundle, SessionRecord};
 use hush_test_support::test_rng;
 use hush_x3dh::{AgreementMode, ResponderPreKeys, TrustAll};
 
@@ -36,6 +36,7 @@ fn session_from_a_server_bundle() {
         validate_upload(&bob.identity_key(), &upload, &UploadPolicy::default(), now_ms, &mut rng).unwrap();
     let mut device = DeviceKeys::new(7, 1, bob.identity_key()).unwrap();
     device.apply_upload(&validated).unwrap();
+    let mut guard = LastResortReuseGuard::new();
     for round in 0..4 {
         let choice = device.take_bundle().unwrap();
         let bundle = PreKeyBundle::decode(&choice.bundle().encode()).unwrap();
@@ -69,10 +70,22 @@ fn session_from_a_server_bundle() {
         };
         let mut bob_record = SessionRecord::new();
         let bob_local = LocalIdentity { identity: &bob, registration_id: 7 };
+        let kem_id = first.kem_pre_key_id().unwrap();
+        if kem.is_last_resort() {
+            guard.check(kem_id, first.signed_pre_key_id(), first.base_key()).unwrap();
+        }
         let got = bob_record
             .decrypt_prekey(&first, bob_local, Some(keys), AgreementMode::Pqxdh, &TrustAll, &mut rng)
             .unwrap();
         assert_eq!(got.plaintext.as_slice(), text.as_bytes());
+        if kem.is_last_resort() {
+            guard.record(kem_id, got.signed_prekey_id, &got.base_key);
+            // The same first message replayed to a device that lost the session is refused.
+            assert_eq!(
+                guard.check(kem_id, first.signed_pre_key_id(), first.base_key()),
+                Err(Error::ReusedBaseKey)
+            );
+        }
         assert_eq!(got.used_one_time_prekey, first.pre_key_id());
         assert_eq!(got.used_kem_prekey, first.kem_pre_key_id());
     }

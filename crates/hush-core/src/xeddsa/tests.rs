@@ -32,18 +32,20 @@ fn non_canonical_s_is_refused() {
     let signature = key.sign(b"m", &mut rng);
     let (r, s, sign) = signature.split();
     let s = Scalar::from_canonical_bytes(s).unwrap();
-    let l_minus_one = -Scalar::ONE;
-    // s + l as an integer: (s - 1) + (l - 1) + 2 computed without reduction is awkward;
-    // build it from bytes instead.
-    let mut sum = [0u8; 32];
+    // The group order l in little-endian: (l - 1) + 1, where l - 1 ends in 0xec.
+    let mut l = (-Scalar::ONE).to_bytes();
+    l[0] += 1;
     let mut carry = 0u16;
-    let l = (l_minus_one.to_bytes(), 1u8);
-    for i in 0..32 {
-        let add = u16::from(l.0[i]) + u16::from(if i == 0 { l.1 } else { 0 });
-        let v = u16::from(s.as_bytes()[i]) + add + carry;
-        sum[i] = (v & 0xff) as u8;
-        carry = v >> 8;
-    }
+    let sum: Vec<u8> = s
+        .as_bytes()
+        .iter()
+        .zip(l.iter())
+        .map(|(a, b)| {
+            let v = u16::from(*a) + u16::from(*b) + carry;
+            carry = v >> 8;
+            v.to_le_bytes()[0]
+        })
+        .collect();
     assert_eq!(carry, 0);
     assert_eq!(sum[31] & 0xe0, 0, "s + l still passes libsignal's top-bits check");
     let mut bytes = [0u8; 64];
