@@ -1,9 +1,10 @@
 //! `hush demo`: Alice and Bob meet, with real keys from the operating system's RNG.
 //!
 //! Every step prints what happened in plain words and checks itself; the demo exits 0
-//! only if every check held. Until hush has its session facade the story stops at
-//! what `hush-core` offers: identities, signatures, safety numbers and the two key
-//! agreements (X25519 and Kyber1024) a session starts from.
+//! only if every check held. Until hush has its facade (stores, multi-device fan-out),
+//! the story uses the protocol crates directly: identities, signatures, safety numbers,
+//! the key agreements a session starts from, a session started from a bundle the
+//! server validated and handed out, and a group message.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -21,13 +22,13 @@ const FINGERPRINT_ITERATIONS: u32 = 5200;
 
 /// Counts the checks and prints each one.
 #[derive(Debug, Default)]
-struct Checks {
+pub(crate) struct Checks {
     held: u32,
     failed: u32,
 }
 
 impl Checks {
-    fn check(&mut self, held: bool, what: &str) {
+    pub(crate) fn check(&mut self, held: bool, what: &str) {
         if held {
             self.held += 1;
             println!("  ok    {what}");
@@ -111,6 +112,18 @@ pub(crate) fn run() -> ExitCode {
     println!();
     println!("4. They agree on secrets: X25519, then Kyber1024 (the post-quantum half of PQXDH).");
     key_agreements(&mut checks, &mut rng);
+
+    println!();
+    println!(
+        "5. Bob publishes prekeys through the server; Alice starts a session from his bundle."
+    );
+    let sessions = crate::demo_sessions::session(&mut checks, &alice, &bob, &mut rng);
+
+    if let Some(mut sessions) = sessions {
+        println!();
+        println!("6. Alice starts a group chat: one ciphertext, fanned out by the server.");
+        crate::demo_sessions::group(&mut checks, &mut sessions, &mut rng);
+    }
 
     println!();
     if checks.failed == 0 {

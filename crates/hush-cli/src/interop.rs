@@ -9,11 +9,11 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use hush_core::rng::os_rng;
-use hush_group::{DistributionId, SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyRecord};
 use hush_core::{
     Fingerprint, IdentityKey, IdentityKeyPair, KemKeyPair, KemKeyType, KemPublicKey, KeyPair,
     PublicKey, Signature,
 };
+use hush_group::{DistributionId, SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyRecord};
 use hush_ratchet::{
     CiphertextMessage, LocalIdentity, PreKeySignalMessage, RemoteBundle, SessionRecord,
     SignalMessage,
@@ -39,11 +39,15 @@ struct Peer {
 type Reply = Result<Value, String>;
 
 fn field<'a>(request: &'a Value, name: &str) -> Result<&'a Value, String> {
-    request.get(name).ok_or_else(|| format!("missing field {name}"))
+    request
+        .get(name)
+        .ok_or_else(|| format!("missing field {name}"))
 }
 
 fn string<'a>(request: &'a Value, name: &str) -> Result<&'a str, String> {
-    field(request, name)?.as_str().ok_or_else(|| format!("field {name} is not a string"))
+    field(request, name)?
+        .as_str()
+        .ok_or_else(|| format!("field {name} is not a string"))
 }
 
 fn number(request: &Value, name: &str) -> Result<u32, String> {
@@ -166,11 +170,23 @@ impl Peer {
             },
         };
         let mut record = self.sessions.get(&peer).cloned().unwrap_or_default();
-        let local = LocalIdentity { identity: &self.identity, registration_id: self.registration_id };
+        let local = LocalIdentity {
+            identity: &self.identity,
+            registration_id: self.registration_id,
+        };
         record
-            .initiate(local, &bundle, AgreementMode::Pqxdh, &self.trust_for(&peer), SystemTime::now(), &mut os_rng())
+            .initiate(
+                local,
+                &bundle,
+                AgreementMode::Pqxdh,
+                &self.trust_for(&peer),
+                SystemTime::now(),
+                &mut os_rng(),
+            )
             .map_err(show)?;
-        self.known.entry(peer.clone()).or_insert(bundle.prekeys.identity_key);
+        self.known
+            .entry(peer.clone())
+            .or_insert(bundle.prekeys.identity_key);
         self.sessions.insert(peer, record);
         Ok(json!({}))
     }
@@ -178,8 +194,14 @@ impl Peer {
     fn encrypt(&mut self, request: &Value) -> Reply {
         let peer = string(request, "peer")?;
         let plaintext = bytes(request, "plaintext")?;
-        let mut record = self.sessions.get(peer).cloned().ok_or("no session with that peer")?;
-        let message = record.encrypt(&plaintext, &self.trust_for(peer), SystemTime::now()).map_err(show)?;
+        let mut record = self
+            .sessions
+            .get(peer)
+            .cloned()
+            .ok_or("no session with that peer")?;
+        let message = record
+            .encrypt(&plaintext, &self.trust_for(peer), SystemTime::now())
+            .map_err(show)?;
         self.sessions.insert(peer.to_owned(), record);
         Ok(json!({ "type": message.message_type(), "ciphertext": hex::encode(message.encode()) }))
     }
@@ -190,8 +212,12 @@ impl Peer {
         let ciphertext = bytes(request, "ciphertext")?;
         let mut record = self.sessions.get(&peer).cloned().unwrap_or_default();
         let plaintext = match CiphertextMessage::decode(message_type, &ciphertext).map_err(show)? {
-            CiphertextMessage::Signal(message) => self.decrypt_signal(&mut record, &peer, &message)?,
-            CiphertextMessage::PreKey(message) => self.decrypt_prekey(&mut record, &peer, &message)?,
+            CiphertextMessage::Signal(message) => {
+                self.decrypt_signal(&mut record, &peer, &message)?
+            }
+            CiphertextMessage::PreKey(message) => {
+                self.decrypt_prekey(&mut record, &peer, &message)?
+            }
         };
         if let Some(identity) = record.remote_identity() {
             self.known.entry(peer.clone()).or_insert(identity);
@@ -200,8 +226,15 @@ impl Peer {
         Ok(json!({ "plaintext": hex::encode(plaintext) }))
     }
 
-    fn decrypt_signal(&self, record: &mut SessionRecord, peer: &str, message: &SignalMessage) -> Result<Vec<u8>, String> {
-        let plaintext = record.decrypt(message, &self.trust_for(peer), &mut os_rng()).map_err(show)?;
+    fn decrypt_signal(
+        &self,
+        record: &mut SessionRecord,
+        peer: &str,
+        message: &SignalMessage,
+    ) -> Result<Vec<u8>, String> {
+        let plaintext = record
+            .decrypt(message, &self.trust_for(peer), &mut os_rng())
+            .map_err(show)?;
         Ok(plaintext.to_vec())
     }
 
@@ -211,12 +244,25 @@ impl Peer {
         peer: &str,
         message: &PreKeySignalMessage,
     ) -> Result<Vec<u8>, String> {
-        let local = LocalIdentity { identity: &self.identity, registration_id: self.registration_id };
+        let local = LocalIdentity {
+            identity: &self.identity,
+            registration_id: self.registration_id,
+        };
         let trust = self.trust_for(peer);
         let outcome = if record.has_session_for(message) {
-            record.decrypt_prekey(message, local, None, AgreementMode::Pqxdh, &trust, &mut os_rng())
+            record.decrypt_prekey(
+                message,
+                local,
+                None,
+                AgreementMode::Pqxdh,
+                &trust,
+                &mut os_rng(),
+            )
         } else {
-            let signed = self.signed.get(&message.signed_pre_key_id()).ok_or("unknown signed prekey")?;
+            let signed = self
+                .signed
+                .get(&message.signed_pre_key_id())
+                .ok_or("unknown signed prekey")?;
             let one_time = match message.pre_key_id() {
                 Some(id) => Some(self.one_time.get(&id).ok_or("unknown one-time prekey")?),
                 None => None,
@@ -225,8 +271,19 @@ impl Peer {
                 Some(id) => Some(self.kem.get(&id).ok_or("unknown KEM prekey")?.secret_key()),
                 None => None,
             };
-            let keys = ResponderPreKeys { signed_prekey: signed, one_time_prekey: one_time, kem_prekey: kem };
-            record.decrypt_prekey(message, local, Some(keys), AgreementMode::Pqxdh, &trust, &mut os_rng())
+            let keys = ResponderPreKeys {
+                signed_prekey: signed,
+                one_time_prekey: one_time,
+                kem_prekey: kem,
+            };
+            record.decrypt_prekey(
+                message,
+                local,
+                Some(keys),
+                AgreementMode::Pqxdh,
+                &trust,
+                &mut os_rng(),
+            )
         }
         .map_err(show)?;
         drop(trust);
@@ -266,21 +323,31 @@ impl Peer {
 
 impl Peer {
     fn distribution_id(request: &Value) -> Result<DistributionId, String> {
-        string(request, "distribution_id")?.parse::<DistributionId>().map_err(show)
+        string(request, "distribution_id")?
+            .parse::<DistributionId>()
+            .map_err(show)
     }
 
     fn group_create(&mut self, request: &Value) -> Reply {
         let id = Self::distribution_id(request)?;
-        let record = self.groups.entry((String::new(), id)).or_insert_with(|| SenderKeyRecord::new(id));
+        let record = self
+            .groups
+            .entry((String::new(), id))
+            .or_insert_with(|| SenderKeyRecord::new(id));
         let distribution = record.create_distribution(&mut os_rng());
         Ok(json!({ "skdm": hex::encode(distribution.as_bytes()) }))
     }
 
     fn group_process(&mut self, request: &Value) -> Reply {
         let sender = string(request, "peer")?.to_owned();
-        let message = SenderKeyDistributionMessage::decode(&bytes(request, "skdm")?).map_err(show)?;
+        let message =
+            SenderKeyDistributionMessage::decode(&bytes(request, "skdm")?).map_err(show)?;
         let key = (sender, message.distribution_id());
-        let mut record = self.groups.get(&key).cloned().unwrap_or_else(|| SenderKeyRecord::new(key.1));
+        let mut record = self
+            .groups
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| SenderKeyRecord::new(key.1));
         record.process_distribution(&message).map_err(show)?;
         self.groups.insert(key, record);
         Ok(json!({}))
@@ -289,7 +356,10 @@ impl Peer {
     fn group_encrypt(&mut self, request: &Value) -> Reply {
         let id = Self::distribution_id(request)?;
         let plaintext = bytes(request, "plaintext")?;
-        let record = self.groups.get_mut(&(String::new(), id)).ok_or("no such group")?;
+        let record = self
+            .groups
+            .get_mut(&(String::new(), id))
+            .ok_or("no such group")?;
         let message = record.encrypt(&plaintext, &mut os_rng()).map_err(show)?;
         Ok(json!({ "ciphertext": hex::encode(message.as_bytes()) }))
     }
@@ -345,7 +415,11 @@ pub(crate) fn run() -> ExitCode {
         let (reply, quit) = match serde_json::from_str::<Value>(&line) {
             Ok(request) => {
                 let quit = request.get("op").and_then(Value::as_str) == Some("quit");
-                let reply = if quit { Ok(json!({})) } else { handle(&mut peer, &request) };
+                let reply = if quit {
+                    Ok(json!({}))
+                } else {
+                    handle(&mut peer, &request)
+                };
                 (reply, quit)
             }
             Err(error) => (Err(format!("bad JSON: {error}")), false),
@@ -361,7 +435,10 @@ pub(crate) fn run() -> ExitCode {
                 json!({ "ok": false, "error": error })
             }
         };
-        if writeln!(stdout, "{object}").and_then(|()| stdout.flush()).is_err() {
+        if writeln!(stdout, "{object}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
             return ExitCode::from(1);
         }
         if quit {

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod demo_sessions;
 mod interop;
 mod prekeys;
 mod vectors;

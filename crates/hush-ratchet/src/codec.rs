@@ -9,7 +9,9 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
-        Self { bytes: Vec::with_capacity(capacity) }
+        Self {
+            bytes: Vec::with_capacity(capacity),
+        }
     }
 
     pub(crate) fn u8(&mut self, value: u8) {
@@ -78,6 +80,10 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn finish(&self) -> Result<()> {
-        if self.rest.is_empty() { Ok(()) } else { Err(Error::InvalidRecord("trailing bytes")) }
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidRecord("trailing bytes"))
+        }
     }
 }

@@ -39,7 +39,9 @@ pub enum Error {
     #[error("decryption failed")]
     DecryptionFailed,
     /// A first message names prekeys the caller did not supply.
-    #[error("prekeys needed: signed {signed_prekey_id}, one-time {one_time_prekey_id:?}, KEM {kem_prekey_id:?}")]
+    #[error(
+        "prekeys needed: signed {signed_prekey_id}, one-time {one_time_prekey_id:?}, KEM {kem_prekey_id:?}"
+    )]
     MissingPreKeys {
         /// The signed prekey id named by the message.
         signed_prekey_id: u32,

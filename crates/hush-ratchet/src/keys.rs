@@ -33,7 +33,11 @@ impl RootKey {
 
     /// One DH ratchet step: `HKDF(salt = root, ikm = DH(ours, theirs), "WhisperRatchet")`
     /// into a new root key and a chain key at index 0.
-    pub(crate) fn create_chain(&self, theirs: &PublicKey, ours: &PrivateKey) -> Result<(Self, ChainKey)> {
+    pub(crate) fn create_chain(
+        &self,
+        theirs: &PublicKey,
+        ours: &PrivateKey,
+    ) -> Result<(Self, ChainKey)> {
         let shared = ours.agree(theirs)?;
         let mut okm = Zeroizing::new([0u8; 64]);
         hkdf_sha256(&self.0, shared.as_bytes(), RATCHET_INFO, okm.as_mut())?;
@@ -77,22 +81,33 @@ impl ChainKey {
     /// state (keying once saves two SHA-256 compressions per step).
     pub(crate) fn step(&self) -> (MessageKeySeed, Self) {
         let mac = HmacSha256Key::new(&self.key);
-        let seed = MessageKeySeed { seed: *mac.mac(&MESSAGE_KEY_SEED), counter: self.index };
-        let next = Self { key: *mac.mac(&CHAIN_KEY_SEED), index: self.index.wrapping_add(1) };
+        let seed = MessageKeySeed {
+            seed: *mac.mac(&MESSAGE_KEY_SEED),
+            counter: self.index,
+        };
+        let next = Self {
+            key: *mac.mac(&CHAIN_KEY_SEED),
+            index: self.index.wrapping_add(1),
+        };
         (seed, next)
     }
 
     /// The next chain key only (for skipping past keys that will not be kept).
     pub(crate) fn next(&self) -> Self {
         let mac = HmacSha256Key::new(&self.key);
-        Self { key: *mac.mac(&CHAIN_KEY_SEED), index: self.index.wrapping_add(1) }
+        Self {
+            key: *mac.mac(&CHAIN_KEY_SEED),
+            index: self.index.wrapping_add(1),
+        }
     }
 }
 
 impl fmt::Debug for ChainKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Self { key: _, index } = self;
-        f.debug_struct("ChainKey").field("index", index).finish_non_exhaustive()
+        f.debug_struct("ChainKey")
+            .field("index", index)
+            .finish_non_exhaustive()
     }
 }
 
@@ -123,7 +138,11 @@ impl MessageKeySeed {
     pub(crate) fn derive(&self) -> Result<MessageKeys> {
         let mut okm = Zeroizing::new([0u8; 80]);
         hkdf_sha256(&[], &self.seed, MESSAGE_KEYS_INFO, okm.as_mut())?;
-        let mut keys = MessageKeys { cipher_key: [0; 32], mac_key: [0; 32], iv: [0; 16] };
+        let mut keys = MessageKeys {
+            cipher_key: [0; 32],
+            mac_key: [0; 32],
+            iv: [0; 16],
+        };
         let (cipher, rest) = okm.split_at(32);
         let (mac, iv) = rest.split_at(32);
         keys.cipher_key.copy_from_slice(cipher);
@@ -136,7 +155,9 @@ impl MessageKeySeed {
 impl fmt::Debug for MessageKeySeed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Self { seed: _, counter } = self;
-        f.debug_struct("MessageKeySeed").field("counter", counter).finish_non_exhaustive()
+        f.debug_struct("MessageKeySeed")
+            .field("counter", counter)
+            .finish_non_exhaustive()
     }
 }
 

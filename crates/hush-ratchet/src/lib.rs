@@ -81,5 +81,7 @@ pub use message::{
     CiphertextMessage, MAC_LENGTH, PQXDH_MESSAGE_VERSION, PreKeySignalMessage, SignalMessage,
     X3DH_MESSAGE_VERSION,
 };
+pub use record::{
+    LocalIdentity, PreKeyDecrypted, RECORD_FORMAT_VERSION, RemoteBundle, SessionRecord,
+};
 pub use reuse::LastResortReuseGuard;
-pub use record::{LocalIdentity, PreKeyDecrypted, RECORD_FORMAT_VERSION, RemoteBundle, SessionRecord};

@@ -55,17 +55,23 @@ impl SignalMessage {
     /// [`Error::Malformed`] for a short message, bad protobuf, a missing field or a bad
     /// ratchet key; [`Error::LegacyVersion`] / [`Error::UnknownVersion`].
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let (&first, _) = bytes.split_first().ok_or(Error::Malformed("signal message"))?;
+        let (&first, _) = bytes
+            .split_first()
+            .ok_or(Error::Malformed("signal message"))?;
         let version = check_version(first)?;
         let body_end = bytes
             .len()
             .checked_sub(MAC_LENGTH)
             .filter(|&end| end >= 1)
             .ok_or(Error::Malformed("signal message"))?;
-        let body = bytes.get(1..body_end).ok_or(Error::Malformed("signal message"))?;
+        let body = bytes
+            .get(1..body_end)
+            .ok_or(Error::Malformed("signal message"))?;
         let proto =
             wire::SignalMessage::decode(body).map_err(|_| Error::Malformed("signal message"))?;
-        let ratchet_key = proto.ratchet_key.ok_or(Error::Malformed("signal message"))?;
+        let ratchet_key = proto
+            .ratchet_key
+            .ok_or(Error::Malformed("signal message"))?;
         let ratchet_key =
             PublicKey::decode(&ratchet_key).map_err(|_| Error::Malformed("ratchet key"))?;
         Ok(Self {
@@ -123,7 +129,10 @@ impl SignalMessage {
         let split = self.serialized.len().saturating_sub(MAC_LENGTH);
         let (body, mac) = self.serialized.split_at(split);
         HmacSha256Key::new(mac_key)
-            .verify_parts(&[&sender_identity.encode(), &receiver_identity.encode(), body], mac)
+            .verify_parts(
+                &[&sender_identity.encode(), &receiver_identity.encode(), body],
+                mac,
+            )
             .unwrap_or(false)
     }
 
@@ -206,15 +215,18 @@ impl PreKeySignalMessage {
     ///
     /// [`Error::Malformed`], [`Error::LegacyVersion`], [`Error::UnknownVersion`].
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let (&first, body) = bytes.split_first().ok_or(Error::Malformed("prekey message"))?;
+        let (&first, body) = bytes
+            .split_first()
+            .ok_or(Error::Malformed("prekey message"))?;
         let version = check_version(first)?;
         let proto = wire::PreKeySignalMessage::decode(body)
             .map_err(|_| Error::Malformed("prekey message"))?;
         let missing = Error::Malformed("prekey message");
         let base_key = PublicKey::decode(proto.base_key.as_deref().ok_or(missing.clone())?)
             .map_err(|_| Error::Malformed("base key"))?;
-        let identity_key = IdentityKey::decode(proto.identity_key.as_deref().ok_or(missing.clone())?)
-            .map_err(|_| Error::Malformed("identity key"))?;
+        let identity_key =
+            IdentityKey::decode(proto.identity_key.as_deref().ok_or(missing.clone())?)
+                .map_err(|_| Error::Malformed("identity key"))?;
         let message = SignalMessage::decode(proto.message.as_deref().ok_or(missing.clone())?)?;
         if message.version != version {
             return Err(Error::Malformed("prekey message"));

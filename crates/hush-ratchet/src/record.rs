@@ -233,7 +233,8 @@ impl SessionRecord {
     ) -> Result<CiphertextMessage> {
         let state = self.current.as_mut().ok_or(Error::NoSession)?;
         if let Some(pending) = &state.pending {
-            let max_age = u64::try_from(MAX_UNACKNOWLEDGED_SESSION_AGE.as_millis()).unwrap_or(u64::MAX);
+            let max_age =
+                u64::try_from(MAX_UNACKNOWLEDGED_SESSION_AGE.as_millis()).unwrap_or(u64::MAX);
             if millis(now).saturating_sub(pending.created_at_ms) > max_age {
                 return Err(Error::SessionExpired);
             }
@@ -261,7 +262,11 @@ impl SessionRecord {
         }
         let mut last_error = Error::DecryptionFailed;
         for index in 0..=self.previous.len() {
-            let state = if index == 0 { self.current.as_ref() } else { self.previous.get(index - 1) };
+            let state = if index == 0 {
+                self.current.as_ref()
+            } else {
+                self.previous.get(index - 1)
+            };
             let Some(state) = state else { continue };
             match state.plan_decrypt(message, rng) {
                 Ok((plaintext, update)) => {
@@ -336,13 +341,25 @@ impl SessionRecord {
         let outcome = |plaintext, new_session| PreKeyDecrypted {
             plaintext,
             new_session,
-            used_one_time_prekey: if new_session { message.pre_key_id() } else { None },
-            used_kem_prekey: if new_session { message.kem_pre_key_id() } else { None },
+            used_one_time_prekey: if new_session {
+                message.pre_key_id()
+            } else {
+                None
+            },
+            used_kem_prekey: if new_session {
+                message.kem_pre_key_id()
+            } else {
+                None
+            },
             signed_prekey_id: message.signed_pre_key_id(),
             base_key: *message.base_key(),
         };
         if let Some(index) = self.find_base_key(message) {
-            let state = if index == 0 { self.current.as_ref() } else { self.previous.get(index - 1) };
+            let state = if index == 0 {
+                self.current.as_ref()
+            } else {
+                self.previous.get(index - 1)
+            };
             let state = state.ok_or(Error::NoSession)?;
             require_trusted(trust, message.identity_key())?;
             let (plaintext, update) = state.plan_decrypt(message.message(), rng)?;
@@ -457,7 +474,10 @@ impl fmt::Debug for SessionRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Self { current, previous } = self;
         f.debug_struct("SessionRecord")
-            .field("remote_identity", &current.as_ref().map(|s| s.remote_identity))
+            .field(
+                "remote_identity",
+                &current.as_ref().map(|s| s.remote_identity),
+            )
             .field("archived", &previous.len())
             .finish_non_exhaustive()
     }
@@ -493,8 +513,11 @@ fn encode_state(w: &mut Writer, s: &SessionState) {
         None => w.u8(0),
         Some(p) => {
             w.u8(1);
-            let flags = if p.pre_key_id.is_some() { FLAG_ONE_TIME } else { 0 }
-                | if p.kem.is_some() { FLAG_KEM } else { 0 };
+            let flags = if p.pre_key_id.is_some() {
+                FLAG_ONE_TIME
+            } else {
+                0
+            } | if p.kem.is_some() { FLAG_KEM } else { 0 };
             w.u8(flags);
             if let Some(id) = p.pre_key_id {
                 w.u32(id);
@@ -549,7 +572,11 @@ fn decode_state(r: &mut Reader<'_>) -> Result<SessionState> {
             let seed = Zeroizing::new(r.array::<32>()?);
             skipped.push_back(MessageKeySeed::new(*seed, counter));
         }
-        receiver_chains.push(ReceiverChain { ratchet_key, chain_key, skipped });
+        receiver_chains.push(ReceiverChain {
+            ratchet_key,
+            chain_key,
+            skipped,
+        });
     }
     let pending = match r.u8()? {
         0 => None,
@@ -558,7 +585,11 @@ fn decode_state(r: &mut Reader<'_>) -> Result<SessionState> {
             if flags & !(FLAG_ONE_TIME | FLAG_KEM) != 0 {
                 return Err(Error::InvalidRecord("bad flags"));
             }
-            let pre_key_id = if flags & FLAG_ONE_TIME != 0 { Some(r.u32()?) } else { None };
+            let pre_key_id = if flags & FLAG_ONE_TIME != 0 {
+                Some(r.u32()?)
+            } else {
+                None
+            };
             let signed_pre_key_id = r.u32()?;
             let base_key = public_key(r)?;
             let kem = if flags & FLAG_KEM != 0 {
@@ -569,7 +600,13 @@ fn decode_state(r: &mut Reader<'_>) -> Result<SessionState> {
             } else {
                 None
             };
-            Some(PendingPreKey { pre_key_id, signed_pre_key_id, base_key, kem, created_at_ms: r.u64()? })
+            Some(PendingPreKey {
+                pre_key_id,
+                signed_pre_key_id,
+                base_key,
+                kem,
+                created_at_ms: r.u64()?,
+            })
         }
         _ => return Err(Error::InvalidRecord("bad flag")),
     };

@@ -38,8 +38,16 @@ impl LastResortReuseGuard {
     ///
     /// [`Error::ReusedBaseKey`] if this base key already started a session with this
     /// last-resort KEM prekey and signed prekey.
-    pub fn check(&self, kem_prekey_id: u32, signed_prekey_id: u32, base_key: &PublicKey) -> Result<()> {
-        if self.used.contains(&(kem_prekey_id, signed_prekey_id, base_key.encode())) {
+    pub fn check(
+        &self,
+        kem_prekey_id: u32,
+        signed_prekey_id: u32,
+        base_key: &PublicKey,
+    ) -> Result<()> {
+        if self
+            .used
+            .contains(&(kem_prekey_id, signed_prekey_id, base_key.encode()))
+        {
             return Err(Error::ReusedBaseKey);
         }
         Ok(())
@@ -47,13 +55,15 @@ impl LastResortReuseGuard {
 
     /// Remembers a triple after its session was accepted.
     pub fn record(&mut self, kem_prekey_id: u32, signed_prekey_id: u32, base_key: &PublicKey) {
-        self.used.insert((kem_prekey_id, signed_prekey_id, base_key.encode()));
+        self.used
+            .insert((kem_prekey_id, signed_prekey_id, base_key.encode()));
     }
 
     /// Forgets every triple of a signed prekey that was deleted: first messages naming it
     /// can no longer be decrypted anyway.
     pub fn forget_signed_prekey(&mut self, signed_prekey_id: u32) {
-        self.used.retain(|(_, signed, _)| *signed != signed_prekey_id);
+        self.used
+            .retain(|(_, signed, _)| *signed != signed_prekey_id);
     }
 
     /// How many triples are remembered.

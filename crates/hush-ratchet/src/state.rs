@@ -57,7 +57,11 @@ pub(crate) enum Update {
     /// A skipped key was used: remove it.
     UsedSkipped { chain: usize, counter: u32 },
     /// An existing receiving chain moved forward.
-    Advance { chain: usize, chain_key: ChainKey, skipped: Vec<MessageKeySeed> },
+    Advance {
+        chain: usize,
+        chain_key: ChainKey,
+        skipped: Vec<MessageKeySeed>,
+    },
     /// The other side took a DH ratchet step: a new receiving chain and a new sending
     /// chain.
     Ratchet {
@@ -131,11 +135,24 @@ impl SessionState {
                         .find(|seed| seed.counter() == counter)
                         .ok_or(Error::DuplicateMessage { counter })?;
                     let plaintext = self.open(message, seed)?;
-                    return Ok((plaintext, Update::UsedSkipped { chain: index, counter }));
+                    return Ok((
+                        plaintext,
+                        Update::UsedSkipped {
+                            chain: index,
+                            counter,
+                        },
+                    ));
                 }
                 let (seed, chain_key, skipped) = advance(&chain.chain_key, counter)?;
                 let plaintext = self.open(message, &seed)?;
-                Ok((plaintext, Update::Advance { chain: index, chain_key, skipped }))
+                Ok((
+                    plaintext,
+                    Update::Advance {
+                        chain: index,
+                        chain_key,
+                        skipped,
+                    },
+                ))
             }
             None => {
                 let (root_key, receiving) = self
@@ -180,16 +197,31 @@ impl SessionState {
                     chain.skipped.retain(|seed| seed.counter() != counter);
                 }
             }
-            Update::Advance { chain, chain_key, skipped } => {
+            Update::Advance {
+                chain,
+                chain_key,
+                skipped,
+            } => {
                 if let Some(chain) = self.receiver_chains.get_mut(chain) {
                     chain.chain_key = chain_key;
                     store_skipped(&mut chain.skipped, skipped);
                 }
             }
-            Update::Ratchet { ratchet_key, chain_key, skipped, root_key, sender_ratchet, sender_chain } => {
+            Update::Ratchet {
+                ratchet_key,
+                chain_key,
+                skipped,
+                root_key,
+                sender_ratchet,
+                sender_chain,
+            } => {
                 let mut stored = VecDeque::new();
                 store_skipped(&mut stored, skipped);
-                self.receiver_chains.push(ReceiverChain { ratchet_key, chain_key, skipped: stored });
+                self.receiver_chains.push(ReceiverChain {
+                    ratchet_key,
+                    chain_key,
+                    skipped: stored,
+                });
                 if self.receiver_chains.len() > MAX_RECEIVER_CHAINS {
                     self.receiver_chains.remove(0);
                 }
@@ -206,12 +238,18 @@ impl SessionState {
 /// Moves `chain` to `counter`: the seed for `counter`, the chain key after it, and the
 /// seeds skipped on the way (only the newest [`MAX_SKIPPED_MESSAGE_KEYS`] are derived,
 /// since older ones would be dropped anyway).
-fn advance(chain: &ChainKey, counter: u32) -> Result<(MessageKeySeed, ChainKey, Vec<MessageKeySeed>)> {
-    let jump = counter.checked_sub(chain.index()).ok_or(Error::DecryptionFailed)?;
+fn advance(
+    chain: &ChainKey,
+    counter: u32,
+) -> Result<(MessageKeySeed, ChainKey, Vec<MessageKeySeed>)> {
+    let jump = counter
+        .checked_sub(chain.index())
+        .ok_or(Error::DecryptionFailed)?;
     if jump > MAX_FORWARD_JUMP {
         return Err(Error::TooFarAhead { jump });
     }
-    let keep_from = counter.saturating_sub(u32::try_from(MAX_SKIPPED_MESSAGE_KEYS).unwrap_or(u32::MAX));
+    let keep_from =
+        counter.saturating_sub(u32::try_from(MAX_SKIPPED_MESSAGE_KEYS).unwrap_or(u32::MAX));
     let mut skipped = Vec::new();
     let mut current = chain.clone();
     while current.index() < counter {

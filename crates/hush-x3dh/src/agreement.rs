@@ -133,7 +133,10 @@ impl fmt::Debug for Initiated {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Initiated")
             .field("base_key", &self.base_key)
-            .field("kem", &self.kem_ciphertext.as_ref().map(KemCiphertext::key_type))
+            .field(
+                "kem",
+                &self.kem_ciphertext.as_ref().map(KemCiphertext::key_type),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -158,7 +161,10 @@ pub fn initiate<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Initiated> {
     require_trusted(trust, &peer.identity_key)?;
-    if !peer.identity_key.verify(&peer.signed_prekey.encode(), &peer.signed_prekey_signature) {
+    if !peer
+        .identity_key
+        .verify(&peer.signed_prekey.encode(), &peer.signed_prekey_signature)
+    {
         return Err(Error::BadSignedPreKeySignature);
     }
     let kem = match (mode, &peer.kem_prekey) {
@@ -264,9 +270,16 @@ impl SecretInput {
         };
         let out = okm.get_mut(..len).ok_or(Error::ModeMismatch)?;
         hkdf_sha256_parts(&[], &self.0, &[info], out).map_err(Error::Core)?;
-        let mut secrets = SessionSecrets { root_key: [0; 32], chain_key: [0; 32] };
-        secrets.root_key.copy_from_slice(okm.get(..32).unwrap_or(&[0; 32]));
-        secrets.chain_key.copy_from_slice(okm.get(32..64).unwrap_or(&[0; 32]));
+        let mut secrets = SessionSecrets {
+            root_key: [0; 32],
+            chain_key: [0; 32],
+        };
+        secrets
+            .root_key
+            .copy_from_slice(okm.get(..32).unwrap_or(&[0; 32]));
+        secrets
+            .chain_key
+            .copy_from_slice(okm.get(32..64).unwrap_or(&[0; 32]));
         Ok(secrets)
     }
 }

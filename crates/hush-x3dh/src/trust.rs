@@ -45,7 +45,10 @@ impl IdentityTrust for TrustAll {
 /// # Errors
 ///
 /// [`Error::UntrustedIdentity`] or [`Error::IdentityChanged`].
-pub fn require_trusted(trust: &(impl IdentityTrust + ?Sized), identity: &IdentityKey) -> Result<()> {
+pub fn require_trusted(
+    trust: &(impl IdentityTrust + ?Sized),
+    identity: &IdentityKey,
+) -> Result<()> {
     match trust.trust(identity) {
         Trust::Trusted => Ok(()),
         Trust::Untrusted => Err(Error::UntrustedIdentity),

@@ -125,7 +125,10 @@ fn published(party: &Party) -> Result<Option<PublishedPreKeys>, String> {
         Signature::decode(&unhex(field, text)?).map_err(|e| format!("{field}: {e}"))
     };
     let one_time = match &party.one_time_prekey {
-        Some(key) => Some((key.id, KeyPair::from(private_key("one_time_prekey", &key.key_pair)?))),
+        Some(key) => Some((
+            key.id,
+            KeyPair::from(private_key("one_time_prekey", &key.key_pair)?),
+        )),
         None => None,
     };
     Ok(Some(PublishedPreKeys {
@@ -134,8 +137,11 @@ fn published(party: &Party) -> Result<Option<PublishedPreKeys>, String> {
         signed_signature: signature("signed_prekey.signature", &signed.signature)?,
         one_time,
         kem_id: kyber.id,
-        kem: KemKeyPair::decode(&unhex("kyber.public", &kyber.public)?, &unhex("kyber.secret", &kyber.secret)?)
-            .map_err(|e| format!("kyber prekey: {e}"))?,
+        kem: KemKeyPair::decode(
+            &unhex("kyber.public", &kyber.public)?,
+            &unhex("kyber.secret", &kyber.secret)?,
+        )
+        .map_err(|e| format!("kyber prekey: {e}"))?,
         kem_signature: signature("kyber.signature", &kyber.signature)?,
     }))
 }
@@ -151,7 +157,10 @@ impl Side {
     }
 
     fn bundle(&self) -> Result<RemoteBundle, String> {
-        let keys = self.prekeys.as_ref().ok_or("the responder published no prekeys")?;
+        let keys = self
+            .prekeys
+            .as_ref()
+            .ok_or("the responder published no prekeys")?;
         Ok(RemoteBundle {
             registration_id: self.registration_id,
             signed_prekey_id: keys.signed_id,
@@ -169,19 +178,39 @@ impl Side {
 }
 
 fn drew_exactly(rng: &ReplayRng, what: &str) -> Result<(), String> {
-    expect(!rng.overrun(), || format!("{what} drew more random bytes than libsignal"))?;
+    expect(!rng.overrun(), || {
+        format!("{what} drew more random bytes than libsignal")
+    })?;
     expect(rng.remaining() == 0, || {
-        format!("{what} drew {} fewer random bytes than libsignal", rng.remaining())
+        format!(
+            "{what} drew {} fewer random bytes than libsignal",
+            rng.remaining()
+        )
     })
 }
 
-fn initiate(initiator: &mut Side, responder: &Side, rng_hex: &str, now: SystemTime) -> Result<(), String> {
+fn initiate(
+    initiator: &mut Side,
+    responder: &Side,
+    rng_hex: &str,
+    now: SystemTime,
+) -> Result<(), String> {
     let bundle = responder.bundle()?;
     let mut rng = ReplayRng::new(unhex("process_bundle_rng", rng_hex)?);
-    let local = LocalIdentity { identity: &initiator.identity, registration_id: initiator.registration_id };
+    let local = LocalIdentity {
+        identity: &initiator.identity,
+        registration_id: initiator.registration_id,
+    };
     initiator
         .record
-        .initiate(local, &bundle, AgreementMode::Pqxdh, &TrustAll, now, &mut rng)
+        .initiate(
+            local,
+            &bundle,
+            AgreementMode::Pqxdh,
+            &TrustAll,
+            now,
+            &mut rng,
+        )
         .map_err(|e| format!("process bundle: {e}"))?;
     drew_exactly(&rng, "process bundle")
 }
@@ -189,11 +218,15 @@ fn initiate(initiator: &mut Side, responder: &Side, rng_hex: &str, now: SystemTi
 fn decrypt(receiver: &mut Side, message: &Message) -> Result<(), String> {
     let bytes = unhex("ciphertext", &message.ciphertext)?;
     let mut rng = ReplayRng::new(unhex("receiver_rng", &message.receiver_rng)?);
-    let decoded = CiphertextMessage::decode(message.type_id, &bytes).map_err(|e| format!("decode: {e}"))?;
+    let decoded =
+        CiphertextMessage::decode(message.type_id, &bytes).map_err(|e| format!("decode: {e}"))?;
     let plaintext = match decoded {
         CiphertextMessage::Signal(m) => receiver.record.decrypt(&m, &TrustAll, &mut rng),
         CiphertextMessage::PreKey(m) => {
-            let keys = receiver.prekeys.as_ref().ok_or("no prekeys to answer a first message")?;
+            let keys = receiver
+                .prekeys
+                .as_ref()
+                .ok_or("no prekeys to answer a first message")?;
             let one_time = match (m.pre_key_id(), &keys.one_time) {
                 (Some(id), Some((stored, key))) if id == *stored => Some(key),
                 (None, _) => None,
@@ -204,15 +237,29 @@ fn decrypt(receiver: &mut Side, message: &Message) -> Result<(), String> {
                 one_time_prekey: one_time,
                 kem_prekey: Some(keys.kem.secret_key()),
             };
-            let local = LocalIdentity { identity: &receiver.identity, registration_id: receiver.registration_id };
+            let local = LocalIdentity {
+                identity: &receiver.identity,
+                registration_id: receiver.registration_id,
+            };
             receiver
                 .record
-                .decrypt_prekey(&m, local, Some(prekeys), AgreementMode::Pqxdh, &TrustAll, &mut rng)
+                .decrypt_prekey(
+                    &m,
+                    local,
+                    Some(prekeys),
+                    AgreementMode::Pqxdh,
+                    &TrustAll,
+                    &mut rng,
+                )
                 .map(|outcome| outcome.plaintext)
         }
     }
     .map_err(|e| format!("decrypt: {e}"))?;
-    expect_bytes("plaintext", &plaintext, &unhex("plaintext", &message.plaintext)?)?;
+    expect_bytes(
+        "plaintext",
+        &plaintext,
+        &unhex("plaintext", &message.plaintext)?,
+    )?;
     drew_exactly(&rng, "decrypt")?;
     let saved = receiver.record.encode();
     receiver.record = SessionRecord::decode(&saved).map_err(|e| format!("record reload: {e}"))?;
@@ -225,9 +272,17 @@ fn encrypt(sender: &mut Side, message: &Message, now: SystemTime) -> Result<(), 
         .encrypt(&unhex("plaintext", &message.plaintext)?, &TrustAll, now)
         .map_err(|e| format!("encrypt: {e}"))?;
     expect(produced.message_type() == message.type_id, || {
-        format!("hush produced message type {}, libsignal {}", produced.message_type(), message.type_id)
+        format!(
+            "hush produced message type {}, libsignal {}",
+            produced.message_type(),
+            message.type_id
+        )
     })?;
-    expect_bytes("ciphertext", produced.encode(), &unhex("ciphertext", &message.ciphertext)?)
+    expect_bytes(
+        "ciphertext",
+        produced.encode(),
+        &unhex("ciphertext", &message.ciphertext)?,
+    )
 }
 
 fn scenario(path: &Path, report: &mut Report, scenario: &Scenario) {
@@ -238,10 +293,18 @@ fn scenario(path: &Path, report: &mut Report, scenario: &Scenario) {
         Ok(sides) => sides,
         Err(what) => return report.case(path, &format!("{name} setup"), Err(what)),
     };
-    let rng = scenario.alice.process_bundle_rng.as_deref().unwrap_or_default();
+    let rng = scenario
+        .alice
+        .process_bundle_rng
+        .as_deref()
+        .unwrap_or_default();
     let started = initiate(&mut alice, &bob, rng, now);
     let ok = started.is_ok();
-    report.case(path, &format!("{name} alice processes bob's bundle"), started);
+    report.case(
+        path,
+        &format!("{name} alice processes bob's bundle"),
+        started,
+    );
     if !ok {
         return;
     }
@@ -259,17 +322,33 @@ fn scenario(path: &Path, report: &mut Report, scenario: &Scenario) {
             } else {
                 Err(format!("unknown initiator {}", reinit.initiator))
             };
-            report.case(path, &format!("{name} reinit before group {group}"), outcome);
+            report.case(
+                path,
+                &format!("{name} reinit before group {group}"),
+                outcome,
+            );
         }
         let from_alice = delivered.first().is_some_and(|m| m.sender == "alice");
-        let (sender, receiver) = if from_alice { (&mut alice, &mut bob) } else { (&mut bob, &mut alice) };
+        let (sender, receiver) = if from_alice {
+            (&mut alice, &mut bob)
+        } else {
+            (&mut bob, &mut alice)
+        };
         let mut in_send_order = delivered.clone();
         in_send_order.sort_by_key(|m| m.send_seq);
         for message in &in_send_order {
-            report.case(path, &format!("{name} encrypt seq {}", message.send_seq), encrypt(sender, message, now));
+            report.case(
+                path,
+                &format!("{name} encrypt seq {}", message.send_seq),
+                encrypt(sender, message, now),
+            );
         }
         for message in &delivered {
-            report.case(path, &format!("{name} decrypt seq {}", message.send_seq), decrypt(receiver, message));
+            report.case(
+                path,
+                &format!("{name} decrypt seq {}", message.send_seq),
+                decrypt(receiver, message),
+            );
         }
     }
 }
