@@ -107,7 +107,10 @@ fn libsignal_vectors_all_pass_and_all_count() {
         .unwrap()
         .iter()
         .map(|s| {
-            let reinits = s.get("reinit").and_then(Value::as_array).map_or(0, Vec::len);
+            let reinits = s
+                .get("reinit")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             1 + reinits + 2 * s["messages"].as_array().unwrap().len()
         })
         .sum();
@@ -336,7 +339,11 @@ fn generate_writes_each_format_into_its_subdirectory() {
     let target = dir.0.join("out");
     let output = hush(&["vectors", "generate", target.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    for file in ["prekey/prekey_bundles.json", "prekey/prekey_uploads.json", "prekey/README.md"] {
+    for file in [
+        "prekey/prekey_bundles.json",
+        "prekey/prekey_uploads.json",
+        "prekey/README.md",
+    ] {
         assert!(target.join(file).is_file(), "{file} missing");
     }
     let check = hush(&["vectors", "check", target.join("prekey").to_str().unwrap()]);

@@ -62,7 +62,9 @@ impl Aes256GcmKey {
     /// Expands `key`.
     #[must_use]
     pub fn new(key: &[u8; AES_256_KEY_LENGTH]) -> Self {
-        Self { cipher: aes_gcm::Aes256Gcm::new(key.into()) }
+        Self {
+            cipher: aes_gcm::Aes256Gcm::new(key.into()),
+        }
     }
 
     /// Encrypts `buffer` in place and returns the tag.
@@ -120,7 +122,10 @@ impl Aes256GcmKey {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>> {
-        let split = sealed.len().checked_sub(GCM_TAG_LENGTH).ok_or(Error::DecryptionFailed)?;
+        let split = sealed
+            .len()
+            .checked_sub(GCM_TAG_LENGTH)
+            .ok_or(Error::DecryptionFailed)?;
         let (ciphertext, tag) = sealed.split_at(split);
         let tag: &[u8; GCM_TAG_LENGTH] = tag.try_into().map_err(|_| Error::DecryptionFailed)?;
         let mut buffer = Zeroizing::new(ciphertext.to_vec());
@@ -147,12 +152,24 @@ mod tests {
             let pt = vec![0x5a; len];
             let ct = aes256_cbc_encrypt(&key, &iv, &pt);
             assert_eq!(ct.len(), (len / 16 + 1) * 16);
-            assert_eq!(aes256_cbc_decrypt(&key, &iv, &ct).unwrap().as_slice(), pt.as_slice());
+            assert_eq!(
+                aes256_cbc_decrypt(&key, &iv, &ct).unwrap().as_slice(),
+                pt.as_slice()
+            );
         }
-        assert_eq!(aes256_cbc_decrypt(&key, &iv, &[]), Err(Error::DecryptionFailed));
-        assert_eq!(aes256_cbc_decrypt(&key, &iv, &[0; 15]), Err(Error::DecryptionFailed));
+        assert_eq!(
+            aes256_cbc_decrypt(&key, &iv, &[]),
+            Err(Error::DecryptionFailed)
+        );
+        assert_eq!(
+            aes256_cbc_decrypt(&key, &iv, &[0; 15]),
+            Err(Error::DecryptionFailed)
+        );
         // A block that decrypts to garbage padding (with overwhelming probability).
-        assert_eq!(aes256_cbc_decrypt(&key, &iv, &[0; 16]), Err(Error::DecryptionFailed));
+        assert_eq!(
+            aes256_cbc_decrypt(&key, &iv, &[0; 16]),
+            Err(Error::DecryptionFailed)
+        );
     }
 
     #[test]
@@ -160,12 +177,24 @@ mod tests {
         let key = Aes256GcmKey::new(&[1u8; 32]);
         let nonce = [2u8; 12];
         let sealed = key.seal(&nonce, b"aad", b"hello");
-        assert_eq!(key.open(&nonce, b"aad", &sealed).unwrap().as_slice(), b"hello");
-        assert_eq!(key.open(&nonce, b"aaD", &sealed), Err(Error::DecryptionFailed));
+        assert_eq!(
+            key.open(&nonce, b"aad", &sealed).unwrap().as_slice(),
+            b"hello"
+        );
+        assert_eq!(
+            key.open(&nonce, b"aaD", &sealed),
+            Err(Error::DecryptionFailed)
+        );
         let mut flipped = sealed.clone();
         flipped[0] ^= 1;
-        assert_eq!(key.open(&nonce, b"aad", &flipped), Err(Error::DecryptionFailed));
-        assert_eq!(key.open(&nonce, b"aad", &sealed[..15]), Err(Error::DecryptionFailed));
+        assert_eq!(
+            key.open(&nonce, b"aad", &flipped),
+            Err(Error::DecryptionFailed)
+        );
+        assert_eq!(
+            key.open(&nonce, b"aad", &sealed[..15]),
+            Err(Error::DecryptionFailed)
+        );
     }
 
     #[test]
@@ -177,7 +206,10 @@ mod tests {
         let sealed = buffer;
         let mut bad_tag = tag;
         bad_tag[0] ^= 1;
-        assert!(key.open_in_place(&nonce, b"", &mut buffer, &bad_tag).is_err());
+        assert!(
+            key.open_in_place(&nonce, b"", &mut buffer, &bad_tag)
+                .is_err()
+        );
         assert_eq!(buffer, sealed);
         key.open_in_place(&nonce, b"", &mut buffer, &tag).unwrap();
         assert_eq!(&buffer, b"some text");

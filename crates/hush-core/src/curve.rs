@@ -116,8 +116,10 @@ pub struct PrivateKey {
     scalar: [u8; 32],
     #[zeroize(skip)]
     public: PublicKey,
+    /// The Edwards form XEdDSA signs with; `None` for a pair rebuilt from storage by
+    /// [`KeyPair::from_stored`], where it is computed when the key first signs.
     #[zeroize(skip)]
-    edwards_public: CompressedEdwardsY,
+    edwards_public: Option<CompressedEdwardsY>,
 }
 
 impl PrivateKey {
@@ -137,7 +139,7 @@ impl PrivateKey {
         Self {
             scalar: *scalar,
             public: PublicKey::from_montgomery_bytes(point.to_montgomery().to_bytes()),
-            edwards_public: point.compress(),
+            edwards_public: Some(point.compress()),
         }
     }
 
@@ -175,7 +177,12 @@ impl PrivateKey {
     /// [`Error::NonContributory`] when the output is all zero, i.e. `their_public` has
     /// small order.
     pub fn agree(&self, their_public: &PublicKey) -> Result<SharedSecret> {
-        let shared = Zeroizing::new(their_public.montgomery().mul_clamped(self.scalar).to_bytes());
+        let shared = Zeroizing::new(
+            their_public
+                .montgomery()
+                .mul_clamped(self.scalar)
+                .to_bytes(),
+        );
         if bool::from(shared.ct_eq(&[0u8; 32])) {
             return Err(Error::NonContributory);
         }
@@ -186,15 +193,22 @@ impl PrivateKey {
         &self.scalar
     }
 
-    pub(crate) const fn edwards_public(&self) -> &CompressedEdwardsY {
-        &self.edwards_public
+    pub(crate) fn edwards_public(&self) -> CompressedEdwardsY {
+        self.edwards_public
+            .unwrap_or_else(|| EdwardsPoint::mul_base_clamped(self.scalar).compress())
     }
 }
 
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self { scalar: _, public, edwards_public: _ } = self;
-        f.debug_struct("PrivateKey").field("public", public).finish_non_exhaustive()
+        let Self {
+            scalar: _,
+            public,
+            edwards_public: _,
+        } = self;
+        f.debug_struct("PrivateKey")
+            .field("public", public)
+            .finish_non_exhaustive()
     }
 }
 
@@ -222,7 +236,9 @@ pub struct KeyPair {
 impl KeyPair {
     /// Draws a fresh key pair (32 bytes from `rng`).
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        Self { private_key: PrivateKey::generate(rng) }
+        Self {
+            private_key: PrivateKey::generate(rng),
+        }
     }
 
     /// The public half.
@@ -235,6 +251,28 @@ impl KeyPair {
     #[must_use]
     pub const fn private_key(&self) -> &PrivateKey {
         &self.private_key
+    }
+}
+
+impl KeyPair {
+    /// Rebuilds a pair from a private key and the public key stored beside it, without
+    /// the fixed-base multiplication that recomputing the public key costs (about 17 µs).
+    ///
+    /// For pairs read back from storage hush wrote (a session record's ratchet key). It
+    /// does not check that `public` belongs to `private`: a mismatched pair makes the
+    /// peer's agreements fail, it reveals nothing. Use [`KeyPair::from`] a
+    /// [`PrivateKey`] for keys from anywhere else.
+    #[must_use]
+    pub fn from_stored(private: [u8; 32], public: PublicKey) -> Self {
+        let mut scalar = Zeroizing::new(private);
+        clamp(&mut scalar);
+        Self {
+            private_key: PrivateKey {
+                scalar: *scalar,
+                public,
+                edwards_public: None,
+            },
+        }
     }
 }
 
@@ -288,11 +326,28 @@ mod tests {
         let key = PrivateKey::from_bytes([7; 32]).public_key();
         let bytes = key.encode();
         assert_eq!(PublicKey::decode(&bytes), Ok(key));
-        assert_eq!(PublicKey::decode(&[]), Err(Error::BadLength { what: "public key", expected: 33, actual: 0 }));
-        assert_eq!(PublicKey::decode(&bytes[..32]), Err(Error::BadLength { what: "public key", expected: 33, actual: 32 }));
+        assert_eq!(
+            PublicKey::decode(&[]),
+            Err(Error::BadLength {
+                what: "public key",
+                expected: 33,
+                actual: 0
+            })
+        );
+        assert_eq!(
+            PublicKey::decode(&bytes[..32]),
+            Err(Error::BadLength {
+                what: "public key",
+                expected: 33,
+                actual: 32
+            })
+        );
         let mut long = bytes.to_vec();
         long.push(0);
-        assert!(matches!(PublicKey::decode(&long), Err(Error::BadLength { actual: 34, .. })));
+        assert!(matches!(
+            PublicKey::decode(&long),
+            Err(Error::BadLength { actual: 34, .. })
+        ));
         let mut wrong = bytes;
         wrong[0] = 0x08;
         assert_eq!(PublicKey::decode(&wrong), Err(Error::UnknownKeyType(0x08)));
@@ -301,18 +356,49 @@ mod tests {
     #[test]
     fn public_key_matches_x25519_of_basepoint() {
         // RFC 7748 section 6.1: Alice's private key and public key.
-        let private: [u8; 32] = hex::decode("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a").unwrap().try_into().unwrap();
-        let public = hex::decode("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a").unwrap();
-        assert_eq!(PrivateKey::from_bytes(private).public_key().as_montgomery_bytes().as_slice(), public.as_slice());
+        let private: [u8; 32] =
+            hex::decode("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+                .unwrap()
+                .try_into()
+                .unwrap();
+        let public =
+            hex::decode("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+                .unwrap();
+        assert_eq!(
+            PrivateKey::from_bytes(private)
+                .public_key()
+                .as_montgomery_bytes()
+                .as_slice(),
+            public.as_slice()
+        );
     }
 
     #[test]
     fn agreement_is_symmetric_and_refuses_small_order() {
         let a = PrivateKey::from_bytes([1; 32]);
         let b = PrivateKey::from_bytes([2; 32]);
-        assert_eq!(a.agree(&b.public_key()).unwrap(), b.agree(&a.public_key()).unwrap());
+        assert_eq!(
+            a.agree(&b.public_key()).unwrap(),
+            b.agree(&a.public_key()).unwrap()
+        );
         let zero = PublicKey::from_montgomery_bytes([0; 32]);
         assert_eq!(a.agree(&zero).unwrap_err(), Error::NonContributory);
+    }
+
+    #[test]
+    fn stored_pair_agrees_and_signs_like_the_original() {
+        let original = KeyPair::from(PrivateKey::from_bytes([9; 32]));
+        let stored =
+            KeyPair::from_stored(*original.private_key().to_bytes(), original.public_key());
+        assert_eq!(stored, original);
+        let peer = PrivateKey::from_bytes([8; 32]).public_key();
+        assert_eq!(
+            stored.private_key().agree(&peer).unwrap(),
+            original.private_key().agree(&peer).unwrap()
+        );
+        let mut rng = hush_test_support::test_rng(1);
+        let signature = stored.private_key().sign(b"m", &mut rng);
+        assert!(original.public_key().verify(b"m", &signature));
     }
 
     #[test]

@@ -97,20 +97,31 @@ fn side_hash(iterations: u32, id: &[u8], key: &IdentityKey) -> [u8; 64] {
         .finalize()
         .into();
     for _ in 1..iterations {
-        digest = Sha512::new().chain_update(digest).chain_update(key_bytes).finalize().into();
+        digest = Sha512::new()
+            .chain_update(digest)
+            .chain_update(key_bytes)
+            .finalize()
+            .into();
     }
     digest
 }
 
 fn prefix(hash: &[u8; 64]) -> [u8; SCANNABLE_LENGTH] {
     let mut out = [0u8; SCANNABLE_LENGTH];
-    out.copy_from_slice(hash.get(..SCANNABLE_LENGTH).unwrap_or(&[0u8; SCANNABLE_LENGTH]));
+    out.copy_from_slice(
+        hash.get(..SCANNABLE_LENGTH)
+            .unwrap_or(&[0u8; SCANNABLE_LENGTH]),
+    );
     out
 }
 
 fn digits(hash: &[u8; 64]) -> String {
     let mut out = String::with_capacity(30);
-    for chunk in hash.get(..DISPLAYABLE_BYTES).unwrap_or_default().chunks_exact(5) {
+    for chunk in hash
+        .get(..DISPLAYABLE_BYTES)
+        .unwrap_or_default()
+        .chunks_exact(5)
+    {
         let value = chunk.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
         out.push_str(&format!("{:05}", value % 100_000));
     }
@@ -175,8 +186,12 @@ impl ScannableFingerprint {
     pub fn encode(&self) -> Vec<u8> {
         wire::CombinedFingerprints {
             version: self.version,
-            local_fingerprint: Some(wire::LogicalFingerprint { content: self.local.to_vec() }),
-            remote_fingerprint: Some(wire::LogicalFingerprint { content: self.remote.to_vec() }),
+            local_fingerprint: Some(wire::LogicalFingerprint {
+                content: self.local.to_vec(),
+            }),
+            remote_fingerprint: Some(wire::LogicalFingerprint {
+                content: self.remote.to_vec(),
+            }),
         }
         .encode_to_vec()
     }
@@ -225,7 +240,9 @@ impl ScannableFingerprint {
 
 impl fmt::Debug for ScannableFingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScannableFingerprint").field("version", &self.version).finish_non_exhaustive()
+        f.debug_struct("ScannableFingerprint")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
     }
 }
 
@@ -242,7 +259,10 @@ mod tests {
     fn both_sides_agree_and_compare() {
         let ours = Fingerprint::new(2, 1024, b"alice", &key(1), b"bob", &key(2)).unwrap();
         let theirs = Fingerprint::new(2, 1024, b"bob", &key(2), b"alice", &key(1)).unwrap();
-        assert_eq!(ours.displayable().to_string(), theirs.displayable().to_string());
+        assert_eq!(
+            ours.displayable().to_string(),
+            theirs.displayable().to_string()
+        );
         assert_eq!(ours.displayable().to_string().len(), 60);
         let scanned = ScannableFingerprint::decode(&theirs.scannable().encode()).unwrap();
         assert!(ours.scannable().compare(&scanned).unwrap());
@@ -257,7 +277,12 @@ mod tests {
 
     #[test]
     fn parameters_are_bounded() {
-        for (version, iterations) in [(0, 5200), (3, 5200), (1, 0), (1, MAX_FINGERPRINT_ITERATIONS + 1)] {
+        for (version, iterations) in [
+            (0, 5200),
+            (3, 5200),
+            (1, 0),
+            (1, MAX_FINGERPRINT_ITERATIONS + 1),
+        ] {
             assert!(matches!(
                 Fingerprint::new(version, iterations, b"a", &key(1), b"b", &key(2)),
                 Err(Error::FingerprintParameter(_))
@@ -269,11 +294,21 @@ mod tests {
     fn scannable_decode_rejects_short_content() {
         let bad = wire::CombinedFingerprints {
             version: 1,
-            local_fingerprint: Some(wire::LogicalFingerprint { content: vec![0; 31] }),
-            remote_fingerprint: Some(wire::LogicalFingerprint { content: vec![0; 32] }),
+            local_fingerprint: Some(wire::LogicalFingerprint {
+                content: vec![0; 31],
+            }),
+            remote_fingerprint: Some(wire::LogicalFingerprint {
+                content: vec![0; 32],
+            }),
         }
         .encode_to_vec();
-        assert_eq!(ScannableFingerprint::decode(&bad), Err(Error::Malformed("scannable fingerprint")));
-        assert_eq!(ScannableFingerprint::decode(&[]), Err(Error::Malformed("scannable fingerprint")));
+        assert_eq!(
+            ScannableFingerprint::decode(&bad),
+            Err(Error::Malformed("scannable fingerprint"))
+        );
+        assert_eq!(
+            ScannableFingerprint::decode(&[]),
+            Err(Error::Malformed("scannable fingerprint"))
+        );
     }
 }

@@ -7,9 +7,7 @@
 
 use curve25519_dalek::edwards::CompressedEdwardsY;
 
-use crate::kem::{
-    KEM_ENCAPSULATION_SEED_LENGTH, KemCiphertext, KemPublicKey, KemSharedSecret,
-};
+use crate::kem::{KEM_ENCAPSULATION_SEED_LENGTH, KemCiphertext, KemPublicKey, KemSharedSecret};
 
 /// Verifies a plain Ed25519 signature (RFC 8032, cofactorless, strict) with the same
 /// code that checks XEdDSA signatures once the key is in Edwards form. The public key
@@ -17,7 +15,10 @@ use crate::kem::{
 #[must_use]
 pub fn verify_ed25519(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
     let compressed = CompressedEdwardsY(*public_key);
-    let Some(point) = compressed.decompress().filter(|p| p.compress() == compressed) else {
+    let Some(point) = compressed
+        .decompress()
+        .filter(|p| p.compress() == compressed)
+    else {
         return false;
     };
     let mut r = [0u8; 32];

@@ -72,7 +72,9 @@ pub struct IdentityKeyPair {
 impl IdentityKeyPair {
     /// Draws a fresh identity (32 bytes from `rng`).
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        Self { private_key: PrivateKey::generate(rng) }
+        Self {
+            private_key: PrivateKey::generate(rng),
+        }
     }
 
     /// The public identity key.
@@ -160,8 +162,17 @@ mod tests {
             private_key: pair.private_key().to_bytes().to_vec(),
         }
         .encode_to_vec();
-        assert_eq!(IdentityKeyPair::decode(&mixed), Err(Error::InvalidKey("identity key pair")));
-        assert_eq!(IdentityKeyPair::decode(&[0xff]), Err(Error::Malformed("identity key pair")));
-        assert!(matches!(IdentityKeyPair::decode(&[]), Err(Error::BadLength { .. })));
+        assert_eq!(
+            IdentityKeyPair::decode(&mixed),
+            Err(Error::InvalidKey("identity key pair"))
+        );
+        assert_eq!(
+            IdentityKeyPair::decode(&[0xff]),
+            Err(Error::Malformed("identity key pair"))
+        );
+        assert!(matches!(
+            IdentityKeyPair::decode(&[]),
+            Err(Error::BadLength { .. })
+        ));
     }
 }

@@ -167,7 +167,10 @@ mod tests {
     #[test]
     fn hkdf_refuses_too_much_output() {
         let mut okm = vec![0u8; MAX_HKDF_OUTPUT_LEN + 1];
-        assert_eq!(hkdf_sha256(&[], b"ikm", b"", &mut okm), Err(Error::KdfOutputLength(8161)));
+        assert_eq!(
+            hkdf_sha256(&[], b"ikm", b"", &mut okm),
+            Err(Error::KdfOutputLength(8161))
+        );
     }
 
     #[test]
@@ -181,7 +184,10 @@ mod tests {
         let mut bad = *tag;
         bad[3] ^= 1;
         assert!(!verify_hmac_sha256(b"Jefe", b"what do ya want for nothing?", &bad).unwrap());
-        assert_eq!(verify_hmac_sha256(b"Jefe", b"", &tag[..7]), Err(Error::MacLength(7)));
+        assert_eq!(
+            verify_hmac_sha256(b"Jefe", b"", &tag[..7]),
+            Err(Error::MacLength(7))
+        );
     }
 
     #[test]

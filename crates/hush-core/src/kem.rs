@@ -62,13 +62,21 @@ impl KemKeyType {
     }
 }
 
-fn split_typed<'a, const N: usize>(bytes: &'a [u8], what: &'static str) -> Result<(KemKeyType, &'a [u8; N])> {
-    let (&type_byte, rest) =
-        bytes.split_first().ok_or(Error::BadLength { what, expected: N + 1, actual: 0 })?;
+fn split_typed<'a, const N: usize>(
+    bytes: &'a [u8],
+    what: &'static str,
+) -> Result<(KemKeyType, &'a [u8; N])> {
+    let (&type_byte, rest) = bytes.split_first().ok_or(Error::BadLength {
+        what,
+        expected: N + 1,
+        actual: 0,
+    })?;
     let key_type = KemKeyType::from_type_byte(type_byte)?;
-    let body: &[u8; N] = rest
-        .try_into()
-        .map_err(|_| Error::BadLength { what, expected: N + 1, actual: bytes.len() })?;
+    let body: &[u8; N] = rest.try_into().map_err(|_| Error::BadLength {
+        what,
+        expected: N + 1,
+        actual: bytes.len(),
+    })?;
     Ok((key_type, body))
 }
 
@@ -100,7 +108,10 @@ impl KemPublicKey {
         if !mlkem1024::validate_public_key(&key) {
             return Err(Error::InvalidKey("KEM public key"));
         }
-        Ok(Self { key_type, bytes: Box::new(*body) })
+        Ok(Self {
+            key_type,
+            bytes: Box::new(*body),
+        })
     }
 
     /// The typed serialised form (1569 bytes).
@@ -119,8 +130,13 @@ impl KemPublicKey {
     ///
     /// Draws the 32-byte message as libsignal does: 32 `next_u32` calls, keeping the low
     /// byte of each (rand 0.9's `random::<[u8; 32]>()`).
-    pub fn encapsulate<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> (KemCiphertext, KemSharedSecret) {
-        let seed = Zeroizing::new(low_bytes_of_u32_draws::<KEM_ENCAPSULATION_SEED_LENGTH, R>(rng));
+    pub fn encapsulate<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+    ) -> (KemCiphertext, KemSharedSecret) {
+        let seed = Zeroizing::new(low_bytes_of_u32_draws::<KEM_ENCAPSULATION_SEED_LENGTH, R>(
+            rng,
+        ));
         self.encapsulate_with_seed(&seed)
     }
 
@@ -135,7 +151,10 @@ impl KemPublicKey {
         };
         let ciphertext: [u8; KEM_CIPHERTEXT_LENGTH] = ciphertext.into();
         (
-            KemCiphertext { key_type: self.key_type, bytes: Box::new(ciphertext) },
+            KemCiphertext {
+                key_type: self.key_type,
+                bytes: Box::new(ciphertext),
+            },
             KemSharedSecret(shared),
         )
     }
@@ -143,7 +162,9 @@ impl KemPublicKey {
 
 impl fmt::Debug for KemPublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KemPublicKey").field("key_type", &self.key_type).finish_non_exhaustive()
+        f.debug_struct("KemPublicKey")
+            .field("key_type", &self.key_type)
+            .finish_non_exhaustive()
     }
 }
 
@@ -163,7 +184,10 @@ impl KemSecretKey {
     /// [`Error::UnknownKeyType`] or [`Error::BadLength`] (3169 bytes with type byte).
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let (key_type, body) = split_typed::<KEM_SECRET_KEY_LENGTH>(bytes, "KEM secret key")?;
-        Ok(Self { key_type, bytes: Box::new(*body) })
+        Ok(Self {
+            key_type,
+            bytes: Box::new(*body),
+        })
     }
 
     /// The typed serialised form (3169 bytes), wiped when dropped.
@@ -200,7 +224,9 @@ impl KemSecretKey {
 
 impl fmt::Debug for KemSecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KemSecretKey").field("key_type", &self.key_type).finish_non_exhaustive()
+        f.debug_struct("KemSecretKey")
+            .field("key_type", &self.key_type)
+            .finish_non_exhaustive()
     }
 }
 
@@ -228,9 +254,18 @@ impl KemKeyPair {
             KemKeyType::Kyber1024 => libcrux_ml_kem::kyber1024::generate_key_pair(*seed),
             KemKeyType::MlKem1024 => mlkem1024::generate_key_pair(*seed),
         };
-        let public_key = KemPublicKey { key_type, bytes: Box::new(*pair.pk()) };
-        let secret_key = KemSecretKey { key_type, bytes: Box::new(*pair.sk()) };
-        Self { public_key, secret_key }
+        let public_key = KemPublicKey {
+            key_type,
+            bytes: Box::new(*pair.pk()),
+        };
+        let secret_key = KemSecretKey {
+            key_type,
+            bytes: Box::new(*pair.sk()),
+        };
+        Self {
+            public_key,
+            secret_key,
+        }
     }
 
     /// Rebuilds a pair from its two serialised halves.
@@ -255,7 +290,10 @@ impl KemKeyPair {
         if !bool::from(embedded.ct_eq(public_key.bytes.as_slice())) {
             return Err(Error::InvalidKey("KEM key pair"));
         }
-        Ok(Self { public_key, secret_key })
+        Ok(Self {
+            public_key,
+            secret_key,
+        })
     }
 
     /// The public half.
@@ -273,8 +311,13 @@ impl KemKeyPair {
 
 impl fmt::Debug for KemKeyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self { public_key, secret_key: _ } = self;
-        f.debug_struct("KemKeyPair").field("public_key", public_key).finish_non_exhaustive()
+        let Self {
+            public_key,
+            secret_key: _,
+        } = self;
+        f.debug_struct("KemKeyPair")
+            .field("public_key", public_key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -293,7 +336,10 @@ impl KemCiphertext {
     /// [`Error::UnknownKeyType`] or [`Error::BadLength`] (1569 bytes with type byte).
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let (key_type, body) = split_typed::<KEM_CIPHERTEXT_LENGTH>(bytes, "KEM ciphertext")?;
-        Ok(Self { key_type, bytes: Box::new(*body) })
+        Ok(Self {
+            key_type,
+            bytes: Box::new(*body),
+        })
     }
 
     /// The typed serialised form (1569 bytes).
@@ -311,7 +357,9 @@ impl KemCiphertext {
 
 impl fmt::Debug for KemCiphertext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KemCiphertext").field("key_type", &self.key_type).finish_non_exhaustive()
+        f.debug_struct("KemCiphertext")
+            .field("key_type", &self.key_type)
+            .finish_non_exhaustive()
     }
 }
 

@@ -10,4 +10,3 @@ pub const MIN_MAC_TAG_LEN: usize = 8;
 
 /// Largest HKDF-SHA256 output (RFC 5869: 255 blocks of 32 bytes).
 pub const MAX_HKDF_OUTPUT_LEN: usize = 255 * 32;
-

@@ -114,7 +114,7 @@ impl PrivateKey {
                 .chain_update(random.as_slice()),
         ));
         let big_r = EdwardsPoint::mul_base(&r).compress();
-        let h = challenge(&big_r, edwards_public, message);
+        let h = challenge(&big_r, &edwards_public, message);
         let s = h * *a + *r;
 
         let mut out = [0u8; SIGNATURE_LENGTH];
@@ -170,7 +170,10 @@ impl VerifyingKey {
         } else {
             None
         };
-        Self { public: *public, edwards }
+        Self {
+            public: *public,
+            edwards,
+        }
     }
 
     /// The key this was made from.
@@ -195,7 +198,11 @@ impl EdwardsForms {
     fn select(&self, sign: u8) -> (&EdwardsPoint, &CompressedEdwardsY) {
         let [even, odd] = &self.points;
         let [even_c, odd_c] = &self.compressed;
-        if sign == 0 { (even, even_c) } else { (odd, odd_c) }
+        if sign == 0 {
+            (even, even_c)
+        } else {
+            (odd, odd_c)
+        }
     }
 }
 
@@ -216,7 +223,10 @@ impl From<&PublicKey> for VerifyingKey {
 
 fn challenge(r: &CompressedEdwardsY, a: &CompressedEdwardsY, message: &[u8]) -> Scalar {
     scalar_from_hash(
-        Sha512::new().chain_update(r.as_bytes()).chain_update(a.as_bytes()).chain_update(message),
+        Sha512::new()
+            .chain_update(r.as_bytes())
+            .chain_update(a.as_bytes())
+            .chain_update(message),
     )
 }
 
@@ -315,7 +325,9 @@ pub fn verify_batch<R: CryptoRng + ?Sized>(items: &[BatchItem<'_>], rng: &mut R)
             continue;
         };
         let r_compressed = CompressedEdwardsY(r);
-        let Some(r_point) = r_compressed.decompress().filter(|p| p.compress() == r_compressed)
+        let Some(r_point) = r_compressed
+            .decompress()
+            .filter(|p| p.compress() == r_compressed)
         else {
             invalid.push(index);
             continue;

@@ -1,12 +1,21 @@
 //! hush-core against the vectors libsignal v0.91.0 produced (`test-vectors/libsignal/`).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers outside #[test] fns: a failed unwrap is a failed test"
+)]
+
 use hush_core::kem::{KemCiphertext, KemKeyPair, KemKeyType, KemPublicKey, KemSecretKey};
 use hush_core::{Fingerprint, IdentityKey, PrivateKey, PublicKey, ScannableFingerprint, Signature};
 use hush_test_support::ReplayRng;
 use serde::Deserialize;
 
 fn load<T: for<'de> Deserialize<'de>>(name: &str) -> T {
-    let path = format!("{}/../../test-vectors/libsignal/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../test-vectors/libsignal/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -38,10 +47,19 @@ fn xeddsa_verdicts_and_signatures_match_libsignal() {
     assert!(file.cases.len() >= 20);
     for case in &file.cases {
         let key = PublicKey::decode(&unhex(&case.public_key_serialized)).unwrap();
-        assert_eq!(hex::encode(key.as_montgomery_bytes()), case.public_key, "case {case:?}");
+        assert_eq!(
+            hex::encode(key.as_montgomery_bytes()),
+            case.public_key,
+            "case {case:?}"
+        );
         let signature = Signature::decode(&unhex(&case.signature)).unwrap();
         let message = unhex(&case.message);
-        assert_eq!(key.verify(&message, &signature), case.valid, "xeddsa.json case {}", case.id);
+        assert_eq!(
+            key.verify(&message, &signature),
+            case.valid,
+            "xeddsa.json case {}",
+            case.id
+        );
 
         if let (Some(private), Some(random)) = (&case.private_key, &case.random) {
             let private = PrivateKey::decode(&unhex(private)).unwrap();
@@ -49,7 +67,11 @@ fn xeddsa_verdicts_and_signatures_match_libsignal() {
             let mut rng = ReplayRng::new(unhex(random));
             let resigned = private.sign(&message, &mut rng);
             assert_eq!(rng.remaining(), 0);
-            assert_eq!(resigned, signature, "xeddsa.json case {}: re-signature differs", case.id);
+            assert_eq!(
+                resigned, signature,
+                "xeddsa.json case {}: re-signature differs",
+                case.id
+            );
         }
     }
 }
@@ -79,15 +101,54 @@ fn fingerprints_match_libsignal() {
     for (index, case) in file.cases.iter().enumerate() {
         let local_key = IdentityKey::decode(&unhex(&case.local_identity_key)).unwrap();
         let remote_key = IdentityKey::decode(&unhex(&case.remote_identity_key)).unwrap();
-        let (local_id, remote_id) = (unhex(&case.local_identifier), unhex(&case.remote_identifier));
-        let local = Fingerprint::new(case.version, case.iterations, &local_id, &local_key, &remote_id, &remote_key).unwrap();
-        let remote = Fingerprint::new(case.version, case.iterations, &remote_id, &remote_key, &local_id, &local_key).unwrap();
-        assert_eq!(local.displayable().to_string(), case.displayable, "case {index}");
-        assert_eq!(remote.displayable().to_string(), case.displayable, "case {index}");
-        assert_eq!(hex::encode(local.scannable().encode()), case.scannable_local, "case {index}");
-        assert_eq!(hex::encode(remote.scannable().encode()), case.scannable_remote, "case {index}");
+        let (local_id, remote_id) = (
+            unhex(&case.local_identifier),
+            unhex(&case.remote_identifier),
+        );
+        let local = Fingerprint::new(
+            case.version,
+            case.iterations,
+            &local_id,
+            &local_key,
+            &remote_id,
+            &remote_key,
+        )
+        .unwrap();
+        let remote = Fingerprint::new(
+            case.version,
+            case.iterations,
+            &remote_id,
+            &remote_key,
+            &local_id,
+            &local_key,
+        )
+        .unwrap();
+        assert_eq!(
+            local.displayable().to_string(),
+            case.displayable,
+            "case {index}"
+        );
+        assert_eq!(
+            remote.displayable().to_string(),
+            case.displayable,
+            "case {index}"
+        );
+        assert_eq!(
+            hex::encode(local.scannable().encode()),
+            case.scannable_local,
+            "case {index}"
+        );
+        assert_eq!(
+            hex::encode(remote.scannable().encode()),
+            case.scannable_remote,
+            "case {index}"
+        );
         let scanned = ScannableFingerprint::decode(&unhex(&case.scannable_remote)).unwrap();
-        assert_eq!(local.scannable().compare(&scanned).unwrap(), case.compare_local_vs_remote, "case {index}");
+        assert_eq!(
+            local.scannable().compare(&scanned).unwrap(),
+            case.compare_local_vs_remote,
+            "case {index}"
+        );
     }
 }
 
@@ -115,19 +176,41 @@ fn kyber1024_matches_libsignal() {
         let mut rng = ReplayRng::new(unhex(&case.keygen_rng));
         let pair = KemKeyPair::generate(KemKeyType::Kyber1024, &mut rng);
         assert_eq!(rng.remaining(), 0);
-        assert_eq!(hex::encode(pair.public_key().encode()), case.public, "case {index}");
-        assert_eq!(hex::encode(pair.secret_key().encode().as_slice()), case.secret, "case {index}");
+        assert_eq!(
+            hex::encode(pair.public_key().encode()),
+            case.public,
+            "case {index}"
+        );
+        assert_eq!(
+            hex::encode(pair.secret_key().encode().as_slice()),
+            case.secret,
+            "case {index}"
+        );
 
         let public = KemPublicKey::decode(&unhex(&case.public)).unwrap();
         let mut rng = ReplayRng::new(unhex(&case.encapsulate_rng));
         let (ciphertext, shared) = public.encapsulate(&mut rng);
         assert_eq!(rng.remaining(), 0);
-        assert_eq!(hex::encode(ciphertext.encode()), case.ciphertext, "case {index}");
-        assert_eq!(hex::encode(shared.as_bytes()), case.shared_secret, "case {index}");
+        assert_eq!(
+            hex::encode(ciphertext.encode()),
+            case.ciphertext,
+            "case {index}"
+        );
+        assert_eq!(
+            hex::encode(shared.as_bytes()),
+            case.shared_secret,
+            "case {index}"
+        );
 
         let secret = KemSecretKey::decode(&unhex(&case.secret)).unwrap();
-        let recovered = secret.decapsulate(&KemCiphertext::decode(&unhex(&case.ciphertext)).unwrap()).unwrap();
-        assert_eq!(hex::encode(recovered.as_bytes()), case.shared_secret, "case {index}");
+        let recovered = secret
+            .decapsulate(&KemCiphertext::decode(&unhex(&case.ciphertext)).unwrap())
+            .unwrap();
+        assert_eq!(
+            hex::encode(recovered.as_bytes()),
+            case.shared_secret,
+            "case {index}"
+        );
         KemKeyPair::decode(&unhex(&case.public), &unhex(&case.secret)).unwrap();
     }
 }

@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hush_core::rng::CryptoRng;
-use hush_core::{IdentityKey, IdentityKeyPair, KemCiphertext, KeyPair, PrivateKey, PublicKey};
+use hush_core::{IdentityKey, IdentityKeyPair, KemCiphertext, KeyPair, PublicKey};
 use hush_x3dh::{AgreementMode, IdentityTrust, PeerPreKeys, ResponderPreKeys, require_trusted};
 use zeroize::Zeroizing;
 
@@ -177,6 +177,11 @@ impl SessionRecord {
         now: SystemTime,
         rng: &mut R,
     ) -> Result<()> {
+        if bundle.one_time_prekey_id.is_some() != bundle.prekeys.one_time_prekey.is_some() {
+            return Err(Error::Malformed(
+                "bundle: one-time prekey id and key must come together",
+            ));
+        }
         let started = hush_x3dh::initiate(local.identity, &bundle.prekeys, mode, trust, rng)?;
         let (secrets, base_key, kem_ciphertext) = started.into_parts();
         let kem = match (bundle.kem_prekey_id, kem_ciphertext) {
@@ -380,7 +385,9 @@ impl SessionRecord {
             one_time_prekey_id: message.pre_key_id(),
             kem_prekey_id: message.kem_pre_key_id(),
         })?;
-        if message.pre_key_id().is_some() != prekeys.one_time_prekey.is_some() {
+        if message.pre_key_id().is_some() != prekeys.one_time_prekey.is_some()
+            || message.kem_pre_key_id().is_some() != prekeys.kem_prekey.is_some()
+        {
             return Err(Error::MissingPreKeys {
                 signed_prekey_id: message.signed_pre_key_id(),
                 one_time_prekey_id: message.pre_key_id(),
@@ -496,6 +503,7 @@ fn encode_state(w: &mut Writer, s: &SessionState) {
     w.bytes(s.root_key.as_bytes());
     w.u32(s.previous_counter);
     w.bytes(s.sender_ratchet.private_key().to_bytes().as_slice());
+    w.bytes(&s.sender_ratchet.public_key().encode());
     w.bytes(s.sender_chain.key_bytes());
     w.u32(s.sender_chain.index());
     w.u8(u8::try_from(s.receiver_chains.len()).unwrap_or(u8::MAX));
@@ -550,7 +558,9 @@ fn decode_state(r: &mut Reader<'_>) -> Result<SessionState> {
     let root_key = RootKey::new(r.array()?);
     let previous_counter = r.u32()?;
     let sender_private = Zeroizing::new(r.array::<32>()?);
-    let sender_ratchet = KeyPair::from(PrivateKey::from_bytes(*sender_private));
+    // Stored beside the private key: recomputing it would cost a scalar multiplication
+    // per session on every load.
+    let sender_ratchet = KeyPair::from_stored(*sender_private, public_key(r)?);
     let sender_chain_key = Zeroizing::new(r.array::<32>()?);
     let sender_chain = ChainKey::new(*sender_chain_key, r.u32()?);
     let chains = usize::from(r.u8()?);

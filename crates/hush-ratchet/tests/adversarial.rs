@@ -509,15 +509,15 @@ fn wrong_or_missing_prekeys_are_refused() {
             Some(keys(&signed, Some(&one_time), Some(mlkem.secret_key()))),
         );
         assert!(matches!(error, Error::Agreement(_)), "{error:?}");
-        // No KEM secret for a PQXDH message.
-        let error = refused_with_keys(&mut c, &first, Some(keys(&signed, Some(&one_time), None)));
-        assert_eq!(error, Error::Agreement(hush_x3dh::Error::MissingKemPreKey));
-
         let missing = Error::MissingPreKeys {
             signed_prekey_id: SIGNED_ID,
             one_time_prekey_id: Some(ONE_TIME_ID),
             kem_prekey_id: Some(KEM_ID),
         };
+        // No KEM secret for a PQXDH message names the keys it needs.
+        let error = refused_with_keys(&mut c, &first, Some(keys(&signed, Some(&one_time), None)));
+        assert_eq!(error, missing);
+
         assert_eq!(refused_with_keys(&mut c, &first, None), missing);
         assert_eq!(
             refused_with_keys(&mut c, &first, Some(keys(&signed, None, Some(&kem)))),
@@ -874,4 +874,38 @@ fn ml_kem_1024_sessions_work_end_to_end() {
         let error = refused_with_keys(&mut d, expect_prekey(&first), Some(wrong));
         assert!(matches!(error, Error::Agreement(_)), "{error:?}");
     }
+}
+
+/// A rejected message draws no randomness (nothing is generated before the MAC checks
+/// out), and a genuine one that opens a receiving chain draws exactly the 32 bytes of
+/// the new ratchet key, as documented.
+#[test]
+fn rejected_messages_draw_no_randomness() {
+    let mut c = Conversation::established(20);
+    let message = c.send(Side::Alice, b"opens a chain");
+    let bytes = message.encode();
+    let signal = expect_signal(&message);
+    for position in [bytes.len() - 1, bytes.len() / 2, 5] {
+        let forged = SignalMessage::decode(&flipped(bytes, position, 1));
+        let Ok(forged) = forged else { continue };
+        let mut rng = hush_test_support::ReplayRng::new(Vec::new());
+        let before = c.bob_record.encode();
+        assert!(c.bob_record.decrypt(&forged, &TrustAll, &mut rng).is_err());
+        assert!(
+            !rng.overrun(),
+            "byte {position}: a rejected message drew randomness"
+        );
+        assert_eq!(c.bob_record.encode(), before);
+    }
+    let mut rng = hush_test_support::ReplayRng::new(vec![0x42; 32]);
+    let plaintext = c.bob_record.decrypt(signal, &TrustAll, &mut rng).unwrap();
+    assert_eq!(plaintext.as_slice(), b"opens a chain");
+    assert_eq!((rng.remaining(), rng.overrun()), (0, false));
+    // A message on an existing chain draws nothing.
+    let next = c.send(Side::Alice, b"same chain");
+    let mut rng = hush_test_support::ReplayRng::new(Vec::new());
+    c.bob_record
+        .decrypt(expect_signal(&next), &TrustAll, &mut rng)
+        .unwrap();
+    assert!(!rng.overrun());
 }

@@ -188,8 +188,9 @@ fn damaged_records_never_panic_and_what_decodes_is_stable() {
 /// Counts over their limits and unknown flags or versions are refused before anything
 /// is allocated for them. The offsets follow the record layout in `record.rs`: format
 /// version, current-session flag, then the session (version 1, two registration ids 8,
-/// three public keys 99, root key 32, previous counter 4, sender ratchet private key 32,
-/// sender chain key 32 and index 4: 212 bytes) and its receiver chain count.
+/// three public keys 99, root key 32, previous counter 4, sender ratchet private key 32
+/// and public key 33, sender chain key 32 and index 4: 245 bytes) and its receiver chain
+/// count.
 #[test]
 fn crafted_records_over_the_limits_are_refused() {
     let invalid = |bytes: &[u8]| match SessionRecord::decode(bytes) {
@@ -208,7 +209,7 @@ fn crafted_records_over_the_limits_are_refused() {
 
     let c = Conversation::established(43);
     let bytes = c.bob_record.encode();
-    const CHAINS: usize = 2 + 212;
+    const CHAINS: usize = 2 + 245;
     assert_eq!(bytes[CHAINS], 1, "Bob has one receiving chain");
     let mut six = bytes.to_vec();
     six[CHAINS] = 6;

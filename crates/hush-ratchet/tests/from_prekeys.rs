@@ -10,7 +10,9 @@ use hush_prekey::{
     DeviceKeys, GenerateRequest, PreKeyBundle, PreKeyIdAllocator, UploadPolicy, generate_prekeys,
     upload_for, validate_upload,
 };
-use hush_ratchet::{CiphertextMessage, Error, LastResortReuseGuard, LocalIdentity, RemoteBundle, SessionRecord};
+use hush_ratchet::{
+    CiphertextMessage, Error, LastResortReuseGuard, LocalIdentity, RemoteBundle, SessionRecord,
+};
 use hush_test_support::test_rng;
 use hush_x3dh::{AgreementMode, ResponderPreKeys, TrustAll};
 
@@ -32,8 +34,14 @@ fn session_from_a_server_bundle() {
     let upload = upload_for(&bob, &records).encode();
 
     // The server checks the upload and hands a bundle to Alice, over the wire.
-    let validated =
-        validate_upload(&bob.identity_key(), &upload, &UploadPolicy::default(), now_ms, &mut rng).unwrap();
+    let validated = validate_upload(
+        &bob.identity_key(),
+        &upload,
+        &UploadPolicy::default(),
+        now_ms,
+        &mut rng,
+    )
+    .unwrap();
     let mut device = DeviceKeys::new(7, 1, bob.identity_key()).unwrap();
     device.apply_upload(&validated).unwrap();
     let mut guard = LastResortReuseGuard::new();
@@ -43,22 +51,47 @@ fn session_from_a_server_bundle() {
 
         // Alice starts a session from it.
         let mut alice_record = SessionRecord::new();
-        let alice_local = LocalIdentity { identity: &alice, registration_id: 9 };
+        let alice_local = LocalIdentity {
+            identity: &alice,
+            registration_id: 9,
+        };
         alice_record
-            .initiate(alice_local, &RemoteBundle::from(&bundle), AgreementMode::Pqxdh, &TrustAll, now, &mut rng)
+            .initiate(
+                alice_local,
+                &RemoteBundle::from(&bundle),
+                AgreementMode::Pqxdh,
+                &TrustAll,
+                now,
+                &mut rng,
+            )
             .unwrap();
         let text = format!("hello {round}");
-        let CiphertextMessage::PreKey(first) = alice_record.encrypt(text.as_bytes(), &TrustAll, now).unwrap()
+        let CiphertextMessage::PreKey(first) = alice_record
+            .encrypt(text.as_bytes(), &TrustAll, now)
+            .unwrap()
         else {
             panic!("the first message carries the key agreement");
         };
 
         // Bob finds the private keys the message names among his records.
-        let signed = records.signed_prekeys().iter().find(|r| r.id() == first.signed_pre_key_id()).unwrap();
-        let one_time = first
-            .pre_key_id()
-            .map(|id| records.one_time_prekeys().iter().find(|r| r.id() == id).unwrap().key_pair());
-        let kem = records.kem_prekeys().iter().find(|r| Some(r.id()) == first.kem_pre_key_id()).unwrap();
+        let signed = records
+            .signed_prekeys()
+            .iter()
+            .find(|r| r.id() == first.signed_pre_key_id())
+            .unwrap();
+        let one_time = first.pre_key_id().map(|id| {
+            records
+                .one_time_prekeys()
+                .iter()
+                .find(|r| r.id() == id)
+                .unwrap()
+                .key_pair()
+        });
+        let kem = records
+            .kem_prekeys()
+            .iter()
+            .find(|r| Some(r.id()) == first.kem_pre_key_id())
+            .unwrap();
         // Three one-time EC keys; after them bundles carry none. Two one-time KEM keys; then
         // the last-resort key.
         assert_eq!(one_time.is_some(), round < 3, "round {round}");
@@ -69,13 +102,25 @@ fn session_from_a_server_bundle() {
             kem_prekey: Some(kem.key_pair().secret_key()),
         };
         let mut bob_record = SessionRecord::new();
-        let bob_local = LocalIdentity { identity: &bob, registration_id: 7 };
+        let bob_local = LocalIdentity {
+            identity: &bob,
+            registration_id: 7,
+        };
         let kem_id = first.kem_pre_key_id().unwrap();
         if kem.is_last_resort() {
-            guard.check(kem_id, first.signed_pre_key_id(), first.base_key()).unwrap();
+            guard
+                .check(kem_id, first.signed_pre_key_id(), first.base_key())
+                .unwrap();
         }
         let got = bob_record
-            .decrypt_prekey(&first, bob_local, Some(keys), AgreementMode::Pqxdh, &TrustAll, &mut rng)
+            .decrypt_prekey(
+                &first,
+                bob_local,
+                Some(keys),
+                AgreementMode::Pqxdh,
+                &TrustAll,
+                &mut rng,
+            )
             .unwrap();
         assert_eq!(got.plaintext.as_slice(), text.as_bytes());
         if kem.is_last_resort() {

@@ -127,12 +127,20 @@ impl Side {
     }
 
     fn publish(&mut self, party: &Party) {
-        self.signed = party.signed_prekey.as_ref().map(|s| (s.id, KeyPair::from(private(&s.key_pair))));
-        self.one_time = party.one_time_prekey.as_ref().map(|s| (s.id, KeyPair::from(private(&s.key_pair))));
-        self.kyber = party
-            .kyber_prekey
+        self.signed = party
+            .signed_prekey
             .as_ref()
-            .map(|k| (k.id, KemKeyPair::decode(&unhex(&k.public), &unhex(&k.secret)).unwrap()));
+            .map(|s| (s.id, KeyPair::from(private(&s.key_pair))));
+        self.one_time = party
+            .one_time_prekey
+            .as_ref()
+            .map(|s| (s.id, KeyPair::from(private(&s.key_pair))));
+        self.kyber = party.kyber_prekey.as_ref().map(|k| {
+            (
+                k.id,
+                KemKeyPair::decode(&unhex(&k.public), &unhex(&k.secret)).unwrap(),
+            )
+        });
     }
 }
 
@@ -159,18 +167,44 @@ fn bundle(of: &Side, party: &Party) -> RemoteBundle {
     }
 }
 
-fn initiate(initiator: &mut Side, responder: &Side, responder_party: &Party, rng_hex: &str, now: SystemTime) {
+fn initiate(
+    initiator: &mut Side,
+    responder: &Side,
+    responder_party: &Party,
+    rng_hex: &str,
+    now: SystemTime,
+) {
     let bundle = bundle(responder, responder_party);
     let mut rng = ReplayRng::new(unhex(rng_hex));
-    let local = LocalIdentity { identity: &initiator.identity, registration_id: initiator.registration_id };
-    initiator.record.initiate(local, &bundle, AgreementMode::Pqxdh, &TrustAll, now, &mut rng).unwrap();
-    assert_eq!(rng.remaining(), 0, "process_bundle must draw exactly the recorded bytes");
+    let local = LocalIdentity {
+        identity: &initiator.identity,
+        registration_id: initiator.registration_id,
+    };
+    initiator
+        .record
+        .initiate(
+            local,
+            &bundle,
+            AgreementMode::Pqxdh,
+            &TrustAll,
+            now,
+            &mut rng,
+        )
+        .unwrap();
+    assert_eq!(
+        rng.remaining(),
+        0,
+        "process_bundle must draw exactly the recorded bytes"
+    );
     assert!(!rng.overrun());
 }
 
 #[test]
 fn every_scenario_replays_byte_for_byte() {
-    let path = format!("{}/../../test-vectors/libsignal/session.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../test-vectors/libsignal/session.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let file: File = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(file.scenarios.len(), 5);
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
@@ -179,7 +213,13 @@ fn every_scenario_replays_byte_for_byte() {
         let name = &scenario.name;
         let mut alice = Side::new(&scenario.alice);
         let mut bob = Side::new(&scenario.bob);
-        initiate(&mut alice, &bob, &scenario.bob, scenario.alice.process_bundle_rng.as_deref().unwrap(), now);
+        initiate(
+            &mut alice,
+            &bob,
+            &scenario.bob,
+            scenario.alice.process_bundle_rng.as_deref().unwrap(),
+            now,
+        );
 
         let mut groups: BTreeMap<u32, Vec<&Message>> = BTreeMap::new();
         for message in &scenario.messages {
@@ -189,17 +229,34 @@ fn every_scenario_replays_byte_for_byte() {
             for reinit in scenario.reinit.iter().filter(|r| r.before_group == group) {
                 assert_eq!(reinit.initiator, "bob");
                 alice.publish(&reinit.responder_prekeys);
-                initiate(&mut bob, &alice, &reinit.responder_prekeys, &reinit.process_bundle_rng, now);
+                initiate(
+                    &mut bob,
+                    &alice,
+                    &reinit.responder_prekeys,
+                    &reinit.process_bundle_rng,
+                    now,
+                );
             }
             let sender_name = &delivered[0].sender;
-            let (sender, receiver) =
-                if sender_name == "alice" { (&mut alice, &mut bob) } else { (&mut bob, &mut alice) };
+            let (sender, receiver) = if sender_name == "alice" {
+                (&mut alice, &mut bob)
+            } else {
+                (&mut bob, &mut alice)
+            };
             // The sender encrypts the group in send order ...
             let mut in_send_order = delivered.clone();
             in_send_order.sort_by_key(|m| m.send_seq);
             for message in &in_send_order {
-                let produced = sender.record.encrypt(&unhex(&message.plaintext), &TrustAll, now).unwrap();
-                assert_eq!(produced.message_type(), message.type_id, "{name} seq {}", message.send_seq);
+                let produced = sender
+                    .record
+                    .encrypt(&unhex(&message.plaintext), &TrustAll, now)
+                    .unwrap();
+                assert_eq!(
+                    produced.message_type(),
+                    message.type_id,
+                    "{name} seq {}",
+                    message.send_seq
+                );
                 assert_eq!(
                     hex::encode(produced.encode()),
                     message.ciphertext,
@@ -212,7 +269,9 @@ fn every_scenario_replays_byte_for_byte() {
                 let mut rng = ReplayRng::new(unhex(&message.receiver_rng));
                 let bytes = unhex(&message.ciphertext);
                 let plaintext = match CiphertextMessage::decode(message.type_id, &bytes).unwrap() {
-                    CiphertextMessage::Signal(m) => receiver.record.decrypt(&m, &TrustAll, &mut rng).unwrap(),
+                    CiphertextMessage::Signal(m) => {
+                        receiver.record.decrypt(&m, &TrustAll, &mut rng).unwrap()
+                    }
                     CiphertextMessage::PreKey(m) => {
                         let signed = receiver.signed.as_ref().unwrap();
                         assert_eq!(m.signed_pre_key_id(), signed.0);
@@ -231,18 +290,41 @@ fn every_scenario_replays_byte_for_byte() {
                             one_time_prekey: one_time,
                             kem_prekey: Some(kem.secret_key()),
                         };
-                        let local =
-                            LocalIdentity { identity: &receiver.identity, registration_id: receiver.registration_id };
+                        let local = LocalIdentity {
+                            identity: &receiver.identity,
+                            registration_id: receiver.registration_id,
+                        };
                         receiver
                             .record
-                            .decrypt_prekey(&m, local, Some(keys), AgreementMode::Pqxdh, &TrustAll, &mut rng)
+                            .decrypt_prekey(
+                                &m,
+                                local,
+                                Some(keys),
+                                AgreementMode::Pqxdh,
+                                &TrustAll,
+                                &mut rng,
+                            )
                             .unwrap()
                             .plaintext
                     }
                 };
-                assert_eq!(hex::encode(plaintext.as_slice()), message.plaintext, "{name} seq {}", message.send_seq);
-                assert_eq!(rng.remaining(), 0, "{name} seq {}: receiver drew fewer bytes than libsignal", message.send_seq);
-                assert!(!rng.overrun(), "{name} seq {}: receiver drew more bytes than libsignal", message.send_seq);
+                assert_eq!(
+                    hex::encode(plaintext.as_slice()),
+                    message.plaintext,
+                    "{name} seq {}",
+                    message.send_seq
+                );
+                assert_eq!(
+                    rng.remaining(),
+                    0,
+                    "{name} seq {}: receiver drew fewer bytes than libsignal",
+                    message.send_seq
+                );
+                assert!(
+                    !rng.overrun(),
+                    "{name} seq {}: receiver drew more bytes than libsignal",
+                    message.send_seq
+                );
                 // Records survive a save/load after every message.
                 let saved = receiver.record.encode();
                 receiver.record = SessionRecord::decode(&saved).unwrap();

@@ -44,7 +44,11 @@ impl ReplayRng {
     /// Replays `bytes`.
     #[must_use]
     pub fn new(bytes: Vec<u8>) -> Self {
-        Self { bytes, position: 0, overrun: false }
+        Self {
+            bytes,
+            position: 0,
+            overrun: false,
+        }
     }
 
     /// How many recorded bytes are left.

@@ -262,11 +262,19 @@ fn generate_with(dir: &Path, generators: &[(&str, &str, Generator)]) -> ExitCode
         );
         for (_, name, generated) in outputs.iter().filter(|(s, _, _)| *s == subdir) {
             ok &= write(target.join(name), &generated.contents);
-            let _ = write!(readme, "\n## `{name}`\n\n{}\n", generated.readme_section.trim_end());
+            let _ = write!(
+                readme,
+                "\n## `{name}`\n\n{}\n",
+                generated.readme_section.trim_end()
+            );
         }
         ok &= write(target.join("README.md"), &readme);
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// Reads and parses a JSON file, refusing files over [`MAX_FILE_SIZE`].
@@ -406,7 +414,10 @@ mod tests {
             Err("no".into())
         }
         let dir = std::env::temp_dir().join(format!("hush-generate-one-{}", std::process::id()));
-        assert_eq!(generate_with(&dir, &[("sub", "one.json", one)]), ExitCode::SUCCESS);
+        assert_eq!(
+            generate_with(&dir, &[("sub", "one.json", one)]),
+            ExitCode::SUCCESS
+        );
         assert_eq!(
             std::fs::read_to_string(dir.join("sub/one.json")).unwrap(),
             "{}\n"

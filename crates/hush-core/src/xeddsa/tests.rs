@@ -20,7 +20,10 @@ fn sign_then_verify_and_reject_tampering() {
     for byte in 0..SIGNATURE_LENGTH {
         let mut bytes = signature.to_bytes();
         bytes[byte] ^= 0x04;
-        assert!(!public.verify(b"message", &Signature::from_bytes(bytes)), "byte {byte}");
+        assert!(
+            !public.verify(b"message", &Signature::from_bytes(bytes)),
+            "byte {byte}"
+        );
     }
 }
 
@@ -47,7 +50,11 @@ fn non_canonical_s_is_refused() {
         })
         .collect();
     assert_eq!(carry, 0);
-    assert_eq!(sum[31] & 0xe0, 0, "s + l still passes libsignal's top-bits check");
+    assert_eq!(
+        sum[31] & 0xe0,
+        0,
+        "s + l still passes libsignal's top-bits check"
+    );
     let mut bytes = [0u8; 64];
     bytes[..32].copy_from_slice(&r);
     bytes[32..].copy_from_slice(&sum);
@@ -78,12 +85,20 @@ fn batch_verdicts_equal_single_verdicts_on_random_mixes() {
             messages.push(message);
             signatures.push(Signature::from_bytes(signature));
         }
-        let verifiers: Vec<VerifyingKey> = signers.iter().map(|k| VerifyingKey::new(&k.public_key())).collect();
-        let items: Vec<BatchItem<'_>> = (0..count)
-            .map(|i| BatchItem { key: &verifiers[key_index[i]], message: &messages[i], signature: &signatures[i] })
+        let verifiers: Vec<VerifyingKey> = signers
+            .iter()
+            .map(|k| VerifyingKey::new(&k.public_key()))
             .collect();
-        let single: Vec<usize> =
-            (0..count).filter(|&i| !items[i].key.verify(items[i].message, items[i].signature)).collect();
+        let items: Vec<BatchItem<'_>> = (0..count)
+            .map(|i| BatchItem {
+                key: &verifiers[key_index[i]],
+                message: &messages[i],
+                signature: &signatures[i],
+            })
+            .collect();
+        let single: Vec<usize> = (0..count)
+            .filter(|&i| !items[i].key.verify(items[i].message, items[i].signature))
+            .collect();
         let batch = verify_batch(&items, &mut rng);
         assert_eq!(batch.invalid(), single.as_slice(), "round {round}");
         assert_eq!(batch.all_valid(), single.is_empty());
@@ -108,9 +123,21 @@ fn batch_marks_undecodable_parts_invalid() {
     non_canonical[31] = 0x7f;
     let unusable = VerifyingKey::new(&PublicKey::from_montgomery_bytes(non_canonical));
     let items = [
-        BatchItem { key: &verifier, message: b"x", signature: &good },
-        BatchItem { key: &verifier, message: b"x", signature: &bad_s },
-        BatchItem { key: &unusable, message: b"x", signature: &good },
+        BatchItem {
+            key: &verifier,
+            message: b"x",
+            signature: &good,
+        },
+        BatchItem {
+            key: &verifier,
+            message: b"x",
+            signature: &bad_s,
+        },
+        BatchItem {
+            key: &unusable,
+            message: b"x",
+            signature: &good,
+        },
     ];
     assert_eq!(verify_batch(&items, &mut rng).invalid(), &[1, 2]);
 }
@@ -122,7 +149,7 @@ fn crafted_small_order_r_fails_single_verification() {
     let mut rng = test_rng(6);
     let key = PrivateKey::generate(&mut rng);
     let a = Scalar::from_bytes_mod_order(*key.scalar_bytes());
-    let a_compressed = *key.edwards_public();
+    let a_compressed = key.edwards_public();
     let r = Scalar::from_bytes_mod_order([7u8; 32]);
     let big_r = EdwardsPoint::mul_base(&r) + EIGHT_TORSION[4];
     let big_r_compressed = big_r.compress();
@@ -138,7 +165,14 @@ fn crafted_small_order_r_fails_single_verification() {
     // even weight it does. Either way the batch falls back or agrees; record that a
     // verdict is returned without panicking.
     let verifier = VerifyingKey::new(&key.public_key());
-    let _ = verify_batch(&[BatchItem { key: &verifier, message: b"crafted", signature: &signature }], &mut rng);
+    let _ = verify_batch(
+        &[BatchItem {
+            key: &verifier,
+            message: b"crafted",
+            signature: &signature,
+        }],
+        &mut rng,
+    );
 }
 
 #[test]
@@ -146,7 +180,11 @@ fn debug_output_is_pinned() {
     let key = PrivateKey::from_bytes([0x42; 32]);
     insta::assert_snapshot!(format!("{key:?}"));
     insta::assert_snapshot!(format!("{:?}", KeyPair::from(key.clone())));
-    insta::assert_snapshot!(format!("{:?}", key.agree(&PrivateKey::from_bytes([1; 32]).public_key()).unwrap()));
+    insta::assert_snapshot!(format!(
+        "{:?}",
+        key.agree(&PrivateKey::from_bytes([1; 32]).public_key())
+            .unwrap()
+    ));
     insta::assert_snapshot!(format!("{:?}", crate::IdentityKeyPair::from(key)));
 }
 
@@ -155,7 +193,9 @@ use crate::curve::KeyPair;
 mod properties {
     use proptest::prelude::*;
 
-    use crate::{IdentityKey, IdentityKeyPair, PrivateKey, PublicKey, ScannableFingerprint, Signature};
+    use crate::{
+        IdentityKey, IdentityKeyPair, PrivateKey, PublicKey, ScannableFingerprint, Signature,
+    };
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]

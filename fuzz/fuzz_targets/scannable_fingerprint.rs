@@ -1,0 +1,5 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(
+    |data: &[u8]| hush_fuzz_targets::core_targets::scannable_fingerprint(data)
+);
