@@ -9,41 +9,19 @@
 use hush_core::kem::{KemCiphertext, KemKeyPair, KemKeyType, KemPublicKey, KemSecretKey};
 use hush_core::{Fingerprint, IdentityKey, PrivateKey, PublicKey, ScannableFingerprint, Signature};
 use hush_test_support::ReplayRng;
-use serde::Deserialize;
+use hush_test_support::libsignal::{Cases, fingerprint, kem, xeddsa};
 
-fn load<T: for<'de> Deserialize<'de>>(name: &str) -> T {
-    let path = format!(
-        "{}/../../test-vectors/libsignal/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+fn load<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    hush_test_support::libsignal::load(name).unwrap()
 }
 
 fn unhex(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
 }
 
-#[derive(Deserialize)]
-struct XeddsaFile {
-    cases: Vec<XeddsaCase>,
-}
-
-#[derive(Deserialize, Debug)]
-struct XeddsaCase {
-    id: u32,
-    private_key: Option<String>,
-    public_key: String,
-    public_key_serialized: String,
-    message: String,
-    random: Option<String>,
-    signature: String,
-    valid: bool,
-}
-
 #[test]
 fn xeddsa_verdicts_and_signatures_match_libsignal() {
-    let file: XeddsaFile = load("xeddsa.json");
+    let file: Cases<xeddsa::Case> = load("xeddsa.json");
     assert!(file.cases.len() >= 20);
     for case in &file.cases {
         let key = PublicKey::decode(&unhex(&case.public_key_serialized)).unwrap();
@@ -76,28 +54,9 @@ fn xeddsa_verdicts_and_signatures_match_libsignal() {
     }
 }
 
-#[derive(Deserialize)]
-struct FingerprintFile {
-    cases: Vec<FingerprintCase>,
-}
-
-#[derive(Deserialize)]
-struct FingerprintCase {
-    version: u32,
-    iterations: u32,
-    local_identifier: String,
-    local_identity_key: String,
-    remote_identifier: String,
-    remote_identity_key: String,
-    displayable: String,
-    scannable_local: String,
-    scannable_remote: String,
-    compare_local_vs_remote: bool,
-}
-
 #[test]
 fn fingerprints_match_libsignal() {
-    let file: FingerprintFile = load("fingerprint.json");
+    let file: Cases<fingerprint::Case> = load("fingerprint.json");
     for (index, case) in file.cases.iter().enumerate() {
         let local_key = IdentityKey::decode(&unhex(&case.local_identity_key)).unwrap();
         let remote_key = IdentityKey::decode(&unhex(&case.remote_identity_key)).unwrap();
@@ -152,25 +111,9 @@ fn fingerprints_match_libsignal() {
     }
 }
 
-#[derive(Deserialize)]
-struct KemFile {
-    cases: Vec<KemCase>,
-}
-
-#[derive(Deserialize)]
-struct KemCase {
-    key_type: String,
-    keygen_rng: String,
-    public: String,
-    secret: String,
-    encapsulate_rng: String,
-    ciphertext: String,
-    shared_secret: String,
-}
-
 #[test]
 fn kyber1024_matches_libsignal() {
-    let file: KemFile = load("kem_kyber1024.json");
+    let file: Cases<kem::Case> = load("kem_kyber1024.json");
     for (index, case) in file.cases.iter().enumerate() {
         assert_eq!(case.key_type, "Kyber1024");
         let mut rng = ReplayRng::new(unhex(&case.keygen_rng));

@@ -13,53 +13,10 @@ use hush_group::{
     DistributionId, Error, SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyRecord,
 };
 use hush_test_support::ReplayRng;
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct File {
-    sessions: Vec<Session>,
-}
-
-#[derive(Deserialize)]
-struct Session {
-    distribution_id: String,
-    skdm: Skdm,
-    signing_key_private: String,
-    messages_in_delivery_order: Vec<Message>,
-    never_delivered_iteration: u32,
-    duplicate_of_iteration_3_rejected: bool,
-}
-
-#[derive(Deserialize)]
-struct Skdm {
-    serialized: String,
-    message_version: u8,
-    chain_id: u32,
-    iteration: u32,
-    chain_key: String,
-    signing_key: String,
-    creation_rng: String,
-}
-
-#[derive(Deserialize, Debug)]
-struct Message {
-    iteration: u32,
-    chain_id: u32,
-    message_version: u8,
-    serialized: String,
-    ciphertext: String,
-    plaintext: String,
-    sender_rng: String,
-    decrypts: bool,
-}
+use hush_test_support::libsignal::sender_key::{File, Message};
 
 fn load() -> File {
-    let path = format!(
-        "{}/../../test-vectors/libsignal/sender_key.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    hush_test_support::libsignal::load("sender_key.json").unwrap()
 }
 
 fn unhex(s: &str) -> Vec<u8> {

@@ -170,6 +170,20 @@ impl KeyKind {
             Self::LastResortKemPreKey => "last-resort KEM prekey",
         }
     }
+
+    /// A stable machine-readable code, e.g. `"kem_prekey"`: what a server puts in the
+    /// error it returns to a client, and what `test-vectors/prekey/` records.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Upload => "upload",
+            Self::IdentityKey => "identity_key",
+            Self::SignedPreKey => "signed_prekey",
+            Self::OneTimePreKey => "one_time_prekey",
+            Self::KemPreKey => "kem_prekey",
+            Self::LastResortKemPreKey => "last_resort_kem_prekey",
+        }
+    }
 }
 
 impl fmt::Display for KeyKind {
@@ -228,6 +242,29 @@ pub enum Issue {
     },
     /// The upload's identity key is not the account's.
     IdentityMismatch,
+}
+
+impl Issue {
+    /// A stable machine-readable code, e.g. `"bad_signature"`: what a server puts in the
+    /// error it returns to a client, and what `test-vectors/prekey/` records.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::NoKeys => "no_keys",
+            Self::IdOutOfRange => "id_out_of_range",
+            Self::DuplicateId => "duplicate_id",
+            Self::WrongKeyType { .. } => "wrong_key_type",
+            Self::WrongKeyLength { .. } => "wrong_key_length",
+            Self::InvalidKey => "invalid_key",
+            Self::KemTypeNotAllowed { .. } => "kem_type_not_allowed",
+            Self::WrongSignatureLength { .. } => "wrong_signature_length",
+            Self::BadSignature => "bad_signature",
+            Self::TimestampInFuture { .. } => "timestamp_in_future",
+            Self::TimestampTooOld { .. } => "timestamp_too_old",
+            Self::IdentityMismatch => "identity_mismatch",
+        }
+    }
 }
 
 impl fmt::Display for Issue {

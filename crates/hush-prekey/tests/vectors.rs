@@ -13,9 +13,7 @@
 )]
 
 use hush_core::IdentityKey;
-use hush_prekey::{
-    Error, Issue, KeyKind, PreKeyBundle, UploadError, UploadPolicy, validate_upload,
-};
+use hush_prekey::{Error, PreKeyBundle, UploadError, UploadPolicy, validate_upload};
 use hush_test_support::test_rng;
 use serde_json::{Value, json};
 
@@ -52,37 +50,6 @@ fn python_cross_check_agrees_with_every_recorded_verdict() {
         last.ends_with("passed, 0 failed") && !last.starts_with("0 passed"),
         "{stdout}"
     );
-}
-
-fn kind(kind: KeyKind) -> &'static str {
-    match kind {
-        KeyKind::Upload => "upload",
-        KeyKind::IdentityKey => "identity_key",
-        KeyKind::SignedPreKey => "signed_prekey",
-        KeyKind::OneTimePreKey => "one_time_prekey",
-        KeyKind::KemPreKey => "kem_prekey",
-        KeyKind::LastResortKemPreKey => "last_resort_kem_prekey",
-        _ => "unknown",
-    }
-}
-
-fn issue(issue: Issue) -> &'static str {
-    match issue {
-        Issue::Missing => "missing",
-        Issue::NoKeys => "no_keys",
-        Issue::IdOutOfRange => "id_out_of_range",
-        Issue::DuplicateId => "duplicate_id",
-        Issue::WrongKeyType { .. } => "wrong_key_type",
-        Issue::WrongKeyLength { .. } => "wrong_key_length",
-        Issue::InvalidKey => "invalid_key",
-        Issue::KemTypeNotAllowed { .. } => "kem_type_not_allowed",
-        Issue::WrongSignatureLength { .. } => "wrong_signature_length",
-        Issue::BadSignature => "bad_signature",
-        Issue::TimestampInFuture { .. } => "timestamp_in_future",
-        Issue::TimestampTooOld { .. } => "timestamp_too_old",
-        Issue::IdentityMismatch => "identity_mismatch",
-        _ => "unknown",
-    }
 }
 
 #[test]
@@ -129,7 +96,7 @@ fn uploads_get_the_recorded_verdicts() {
             Err(UploadError::Rejected { problems }) => {
                 let got: Vec<Value> = problems
                     .iter()
-                    .map(|p| json!({"kind": kind(p.kind), "position": p.position, "id": p.id, "issue": issue(p.issue)}))
+                    .map(|p| json!({"kind": p.kind.code(), "position": p.position, "id": p.id, "issue": p.issue.code()}))
                     .collect();
                 assert_eq!(case["problems"], Value::Array(got), "{name}");
                 "rejected"

@@ -16,79 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hush_core::{IdentityKeyPair, KemKeyPair, KeyPair, PrivateKey, Signature};
 use hush_ratchet::{CiphertextMessage, LocalIdentity, RemoteBundle, SessionRecord};
 use hush_test_support::ReplayRng;
+use hush_test_support::libsignal::session::{File, Message, Pair, Party};
 use hush_x3dh::{AgreementMode, PeerPreKeys, ResponderPreKeys, TrustAll};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct File {
-    scenarios: Vec<Scenario>,
-}
-
-#[derive(Deserialize)]
-struct Scenario {
-    name: String,
-    bob: Party,
-    alice: Party,
-    messages: Vec<Message>,
-    #[serde(default)]
-    reinit: Vec<Reinit>,
-}
-
-#[derive(Deserialize)]
-struct Party {
-    registration_id: u32,
-    identity_key_pair: Pair,
-    signed_prekey: Option<SignedPreKey>,
-    one_time_prekey: Option<OneTimePreKey>,
-    kyber_prekey: Option<KyberPreKey>,
-    process_bundle_rng: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Pair {
-    private: String,
-    serialized_pair: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct SignedPreKey {
-    id: u32,
-    key_pair: Pair,
-    signature: String,
-}
-
-#[derive(Deserialize)]
-struct OneTimePreKey {
-    id: u32,
-    key_pair: Pair,
-}
-
-#[derive(Deserialize)]
-struct KyberPreKey {
-    id: u32,
-    public: String,
-    secret: String,
-    signature: String,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    send_seq: u32,
-    group: u32,
-    sender: String,
-    type_id: u8,
-    ciphertext: String,
-    plaintext: String,
-    receiver_rng: String,
-}
-
-#[derive(Deserialize)]
-struct Reinit {
-    before_group: u32,
-    initiator: String,
-    responder_prekeys: Party,
-    process_bundle_rng: String,
-}
 
 fn unhex(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
@@ -201,11 +130,7 @@ fn initiate(
 
 #[test]
 fn every_scenario_replays_byte_for_byte() {
-    let path = format!(
-        "{}/../../test-vectors/libsignal/session.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let file: File = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let file: File = hush_test_support::libsignal::load("session.json").unwrap();
     assert_eq!(file.scenarios.len(), 5);
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let mut total = 0;

@@ -5,6 +5,8 @@
 //!   (see `test-vectors/libsignal/README.md`) replays byte for byte through hush's real
 //!   APIs.
 //! - [`test_rng`] is a seeded ChaCha20 generator for reproducible tests.
+//! - [`libsignal`] holds the schemas of libsignal's vector files, shared by the crates'
+//!   conformance tests and `hush vectors check`.
 //!
 //! ```
 //! use hush_test_support::ReplayRng;
@@ -16,6 +18,8 @@
 //! ```
 
 #![forbid(unsafe_code)]
+
+pub mod libsignal;
 
 use core::convert::Infallible;
 

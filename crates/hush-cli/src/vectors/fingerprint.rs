@@ -8,23 +8,9 @@
 use std::path::Path;
 
 use hush_core::{Fingerprint, IdentityKey, ScannableFingerprint};
-use serde::Deserialize;
+use hush_test_support::libsignal::fingerprint::Case;
 
 use super::{Report, expect, expect_bytes, libsignal_cases, parse_case, unhex};
-
-#[derive(Deserialize)]
-struct Case {
-    version: u32,
-    iterations: u32,
-    local_identifier: String,
-    local_identity_key: String,
-    remote_identifier: String,
-    remote_identity_key: String,
-    displayable: String,
-    scannable_local: String,
-    scannable_remote: String,
-    compare_local_vs_remote: bool,
-}
 
 /// Checks `fingerprint.json`.
 pub(crate) fn check(path: &Path, report: &mut Report) {

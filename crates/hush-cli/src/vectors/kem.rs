@@ -9,20 +9,9 @@ use std::path::Path;
 
 use hush_core::{KemCiphertext, KemKeyPair, KemKeyType, KemPublicKey, KemSecretKey};
 use hush_test_support::ReplayRng;
-use serde::Deserialize;
+use hush_test_support::libsignal::kem::Case;
 
 use super::{Report, expect, expect_bytes, libsignal_cases, parse_case, unhex};
-
-#[derive(Deserialize)]
-struct Case {
-    key_type: String,
-    keygen_rng: String,
-    public: String,
-    secret: String,
-    encapsulate_rng: String,
-    ciphertext: String,
-    shared_secret: String,
-}
 
 /// Checks `kem_kyber1024.json`.
 pub(crate) fn check(path: &Path, report: &mut Report) {

@@ -15,8 +15,8 @@ use std::path::Path;
 
 use hush_core::{IdentityKeyPair, KemKeyType, PrivateKey};
 use hush_prekey::{
-    Error, GenerateRequest, Issue, KeyKind, PreKeyBundle, PreKeyBundleParts, PreKeyIdAllocator,
-    PreKeyUpload, UploadError, UploadPolicy, generate_prekeys, upload_for, validate_upload,
+    Error, GenerateRequest, PreKeyBundle, PreKeyBundleParts, PreKeyIdAllocator, PreKeyUpload,
+    UploadError, UploadPolicy, generate_prekeys, upload_for, validate_upload,
 };
 use hush_test_support::test_rng;
 use serde::Deserialize;
@@ -145,37 +145,6 @@ impl Upload {
 // ---------------------------------------------------------------------------------------
 // Verdict names shared by the files, the runners and the Python cross-check.
 
-const fn kind_name(kind: KeyKind) -> &'static str {
-    match kind {
-        KeyKind::Upload => "upload",
-        KeyKind::IdentityKey => "identity_key",
-        KeyKind::SignedPreKey => "signed_prekey",
-        KeyKind::OneTimePreKey => "one_time_prekey",
-        KeyKind::KemPreKey => "kem_prekey",
-        KeyKind::LastResortKemPreKey => "last_resort_kem_prekey",
-        _ => "unknown",
-    }
-}
-
-const fn issue_name(issue: &Issue) -> &'static str {
-    match issue {
-        Issue::Missing => "missing",
-        Issue::NoKeys => "no_keys",
-        Issue::IdOutOfRange => "id_out_of_range",
-        Issue::DuplicateId => "duplicate_id",
-        Issue::WrongKeyType { .. } => "wrong_key_type",
-        Issue::WrongKeyLength { .. } => "wrong_key_length",
-        Issue::InvalidKey => "invalid_key",
-        Issue::KemTypeNotAllowed { .. } => "kem_type_not_allowed",
-        Issue::WrongSignatureLength { .. } => "wrong_signature_length",
-        Issue::BadSignature => "bad_signature",
-        Issue::TimestampInFuture { .. } => "timestamp_in_future",
-        Issue::TimestampTooOld { .. } => "timestamp_too_old",
-        Issue::IdentityMismatch => "identity_mismatch",
-        _ => "unknown",
-    }
-}
-
 /// The verdict of `validate_upload` as the file writes it.
 fn upload_verdict(result: &Result<hush_prekey::ValidatedUpload, UploadError>) -> Value {
     match result {
@@ -191,10 +160,10 @@ fn upload_verdict(result: &Result<hush_prekey::ValidatedUpload, UploadError>) ->
         Err(UploadError::Rejected { problems }) => json!({
             "verdict": "rejected",
             "problems": problems.iter().map(|p| json!({
-                "kind": kind_name(p.kind),
+                "kind": p.kind.code(),
                 "position": p.position,
                 "id": p.id,
-                "issue": issue_name(&p.issue),
+                "issue": p.issue.code(),
             })).collect::<Vec<_>>(),
         }),
         Err(error) => json!({ "verdict": upload_error_name(error) }),

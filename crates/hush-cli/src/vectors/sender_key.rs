@@ -20,40 +20,9 @@ use hush_group::{
     DistributionId, Error, SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyRecord,
 };
 use hush_test_support::ReplayRng;
-use serde::Deserialize;
+use hush_test_support::libsignal::sender_key::{File, Message, Session};
 
 use super::{Report, expect, expect_bytes, read_json, unhex};
-
-#[derive(Deserialize)]
-struct File {
-    sessions: Vec<Session>,
-}
-
-#[derive(Deserialize)]
-struct Session {
-    distribution_id: String,
-    skdm: Skdm,
-    messages_in_delivery_order: Vec<Message>,
-    duplicate_of_iteration_3_rejected: bool,
-}
-
-#[derive(Deserialize)]
-struct Skdm {
-    serialized: String,
-    chain_id: u32,
-    iteration: u32,
-    creation_rng: String,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    iteration: u32,
-    chain_id: u32,
-    serialized: String,
-    plaintext: String,
-    sender_rng: String,
-    decrypts: bool,
-}
 
 /// Checks `sender_key.json`.
 pub(crate) fn check(path: &Path, report: &mut Report) {

@@ -16,83 +16,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hush_core::{IdentityKeyPair, KemKeyPair, KeyPair, PrivateKey, Signature};
 use hush_ratchet::{CiphertextMessage, LocalIdentity, RemoteBundle, SessionRecord};
 use hush_test_support::ReplayRng;
+use hush_test_support::libsignal::session::{File, Message, Pair, Party, Scenario};
 use hush_x3dh::{AgreementMode, PeerPreKeys, ResponderPreKeys, TrustAll};
-use serde::Deserialize;
 
 use super::{Report, expect, expect_bytes, read_json, unhex};
 
 /// The fixed clock libsignal's harness used.
 const RECORDED_NOW_SECS: u64 = 1_700_000_000;
-
-#[derive(Deserialize)]
-struct File {
-    scenarios: Vec<Scenario>,
-}
-
-#[derive(Deserialize)]
-struct Scenario {
-    name: String,
-    bob: Party,
-    alice: Party,
-    messages: Vec<Message>,
-    #[serde(default)]
-    reinit: Vec<Reinit>,
-}
-
-#[derive(Deserialize)]
-struct Party {
-    registration_id: u32,
-    identity_key_pair: Pair,
-    signed_prekey: Option<SignedPreKey>,
-    one_time_prekey: Option<OneTimePreKey>,
-    kyber_prekey: Option<KyberPreKey>,
-    process_bundle_rng: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Pair {
-    private: String,
-}
-
-#[derive(Deserialize)]
-struct SignedPreKey {
-    id: u32,
-    key_pair: Pair,
-    signature: String,
-}
-
-#[derive(Deserialize)]
-struct OneTimePreKey {
-    id: u32,
-    key_pair: Pair,
-}
-
-#[derive(Deserialize)]
-struct KyberPreKey {
-    id: u32,
-    public: String,
-    secret: String,
-    signature: String,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    send_seq: u32,
-    group: u32,
-    sender: String,
-    type_id: u8,
-    ciphertext: String,
-    plaintext: String,
-    receiver_rng: String,
-}
-
-#[derive(Deserialize)]
-struct Reinit {
-    before_group: u32,
-    initiator: String,
-    responder_prekeys: Party,
-    process_bundle_rng: String,
-}
 
 /// A party's keys as hush holds them, and its record for the other party.
 struct Side {

@@ -11,21 +11,10 @@ use std::path::Path;
 use hush_core::xeddsa::{BatchItem, verify_batch};
 use hush_core::{PrivateKey, PublicKey, Signature, VerifyingKey};
 use hush_test_support::ReplayRng;
-use serde::Deserialize;
+use hush_test_support::libsignal::xeddsa::Case;
 use serde_json::Value;
 
 use super::{Report, expect, expect_bytes, libsignal_cases, parse_case, unhex};
-
-#[derive(Deserialize)]
-struct Case {
-    private_key: Option<String>,
-    public_key: String,
-    public_key_serialized: String,
-    message: String,
-    random: Option<String>,
-    signature: String,
-    valid: bool,
-}
 
 /// A case with its byte fields decoded. The key and signature are `Err` when hush's
 /// decoders refuse them, which is itself a verdict of "invalid".
