@@ -52,17 +52,20 @@ for target in $targets; do
     done
     mkdir -p "$work/$target"
     start=$(date +%s)
-    echo "=== $target (${seconds}s) ==="
     # The first corpus directory is where libFuzzer writes new inputs; the others are
-    # only read.
+    # only read. libFuzzer's progress goes to a log, shown only when the target fails.
+    log="$work/$target.log"
     if cargo +nightly fuzz run "$target" "$work/$target" "${seeds[@]}" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        >"$log" 2>&1; then
         status=ok
     else
         status=FAILED
         failed+=("$target")
+        tail -n 60 "$log"
     fi
-    echo "=== $target: $status in $(($(date +%s) - start))s ==="
+    runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || true)
+    echo "$target: $status, ${runs:-?} runs in $(($(date +%s) - start))s"
 done
 echo "total: $(($(date +%s) - total_start))s for $(echo "$targets" | wc -w) targets"
 
