@@ -74,7 +74,6 @@ impl From<&hush_prekey::PreKeyBundle> for RemoteBundle {
 }
 
 /// What decrypting a first message tells the caller besides the plaintext.
-#[derive(Debug)]
 pub struct PreKeyDecrypted {
     /// The plaintext.
     pub plaintext: Zeroizing<Vec<u8>>,
@@ -91,6 +90,28 @@ pub struct PreKeyDecrypted {
     pub signed_prekey_id: u32,
     /// The initiator's base key.
     pub base_key: PublicKey,
+}
+
+impl fmt::Debug for PreKeyDecrypted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The plaintext is the user's message: never in logs.
+        let Self {
+            plaintext,
+            new_session,
+            used_one_time_prekey,
+            used_kem_prekey,
+            signed_prekey_id,
+            base_key,
+        } = self;
+        f.debug_struct("PreKeyDecrypted")
+            .field("plaintext_len", &plaintext.len())
+            .field("new_session", new_session)
+            .field("used_one_time_prekey", used_one_time_prekey)
+            .field("used_kem_prekey", used_kem_prekey)
+            .field("signed_prekey_id", signed_prekey_id)
+            .field("base_key", base_key)
+            .finish()
+    }
 }
 
 /// All sessions with one peer device.

@@ -123,6 +123,12 @@ fn session_from_a_server_bundle() {
             )
             .unwrap();
         assert_eq!(got.plaintext.as_slice(), text.as_bytes());
+        let shown = format!("{got:?}");
+        assert!(
+            !shown.contains(&format!("{:?}", text.as_bytes())) && !shown.contains(&text),
+            "{shown}"
+        );
+        assert!(shown.contains("plaintext_len"), "{shown}");
         if kem.is_last_resort() {
             guard.record(kem_id, got.signed_prekey_id, &got.base_key);
             // The same first message replayed to a device that lost the session is refused.
