@@ -234,7 +234,6 @@ impl SessionRecord {
             pending: Some(PendingPreKey {
                 pre_key_id: bundle.one_time_prekey_id,
                 signed_pre_key_id: bundle.signed_prekey_id,
-                base_key,
                 kem,
                 created_at_ms: millis(now),
             }),
@@ -552,7 +551,6 @@ fn encode_state(w: &mut Writer, s: &SessionState) {
                 w.u32(id);
             }
             w.u32(p.signed_pre_key_id);
-            w.bytes(&p.base_key.encode());
             if let Some((id, ciphertext)) = &p.kem {
                 w.u32(*id);
                 w.bytes(&ciphertext.encode());
@@ -622,7 +620,6 @@ fn decode_state(r: &mut Reader<'_>) -> Result<SessionState> {
                 None
             };
             let signed_pre_key_id = r.u32()?;
-            let base_key = public_key(r)?;
             let kem = if flags & FLAG_KEM != 0 {
                 let id = r.u32()?;
                 let ciphertext = KemCiphertext::decode(r.take(1569)?)
@@ -634,7 +631,6 @@ fn decode_state(r: &mut Reader<'_>) -> Result<SessionState> {
             Some(PendingPreKey {
                 pre_key_id,
                 signed_pre_key_id,
-                base_key,
                 kem,
                 created_at_ms: r.u64()?,
             })

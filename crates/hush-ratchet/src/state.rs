@@ -26,7 +26,6 @@ pub(crate) struct ReceiverChain {
 pub(crate) struct PendingPreKey {
     pub(crate) pre_key_id: Option<u32>,
     pub(crate) signed_pre_key_id: u32,
-    pub(crate) base_key: PublicKey,
     pub(crate) kem: Option<(u32, KemCiphertext)>,
     /// When the session was created, in milliseconds since the Unix epoch.
     pub(crate) created_at_ms: u64,
@@ -97,7 +96,7 @@ impl SessionState {
                 pending.pre_key_id,
                 pending.signed_pre_key_id,
                 pending.kem.clone(),
-                pending.base_key,
+                self.base_key,
                 self.local_identity,
                 message,
             )),
