@@ -530,3 +530,34 @@ mod tests {
         }
     }
 }
+
+/// `DistributionId` from its 16 bytes and from its UUID text (what the interop peer and
+/// apps parse from untrusted JSON): no panic; whatever parses prints back as the same
+/// id, lowercase and hyphenated, and that text parses to the same id again.
+pub fn distribution_id(data: &[u8]) {
+    if let Ok(id) = DistributionId::decode(data) {
+        assert_eq!(id.as_bytes().as_slice(), data, "bytes do not round-trip");
+        let text = id.to_string();
+        assert_eq!(
+            text.parse::<DistributionId>().ok(),
+            Some(id),
+            "text does not round-trip"
+        );
+    }
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(id) = text.parse::<DistributionId>() {
+        let printed = id.to_string();
+        assert_eq!(
+            printed,
+            text.to_ascii_lowercase(),
+            "parsed text prints differently"
+        );
+        assert_eq!(
+            printed.parse::<DistributionId>().ok(),
+            Some(id),
+            "printed text does not parse back"
+        );
+    }
+}
