@@ -414,6 +414,37 @@ fn unexpected(what: &str, error: &Error) -> ! {
     }
 }
 
+/// `DistributionId` from its 16 bytes and from its UUID text (what the interop peer and
+/// apps parse from untrusted JSON): no panic; whatever parses prints back as the same
+/// id, lowercase and hyphenated, and that text parses to the same id again.
+pub fn distribution_id(data: &[u8]) {
+    if let Ok(id) = DistributionId::decode(data) {
+        assert_eq!(id.as_bytes().as_slice(), data, "bytes do not round-trip");
+        let text = id.to_string();
+        assert_eq!(
+            text.parse::<DistributionId>().ok(),
+            Some(id),
+            "text does not round-trip"
+        );
+    }
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(id) = text.parse::<DistributionId>() {
+        let printed = id.to_string();
+        assert_eq!(
+            printed,
+            text.to_ascii_lowercase(),
+            "parsed text prints differently"
+        );
+        assert_eq!(
+            printed.parse::<DistributionId>().ok(),
+            Some(id),
+            "printed text does not parse back"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Seeds for the group targets. The hush-made ones are written by the ignored test
@@ -528,36 +559,5 @@ mod tests {
         for entry in fs::read_dir(corpus("group_interaction")).unwrap() {
             group_interaction(&fs::read(entry.unwrap().path()).unwrap());
         }
-    }
-}
-
-/// `DistributionId` from its 16 bytes and from its UUID text (what the interop peer and
-/// apps parse from untrusted JSON): no panic; whatever parses prints back as the same
-/// id, lowercase and hyphenated, and that text parses to the same id again.
-pub fn distribution_id(data: &[u8]) {
-    if let Ok(id) = DistributionId::decode(data) {
-        assert_eq!(id.as_bytes().as_slice(), data, "bytes do not round-trip");
-        let text = id.to_string();
-        assert_eq!(
-            text.parse::<DistributionId>().ok(),
-            Some(id),
-            "text does not round-trip"
-        );
-    }
-    let Ok(text) = core::str::from_utf8(data) else {
-        return;
-    };
-    if let Ok(id) = text.parse::<DistributionId>() {
-        let printed = id.to_string();
-        assert_eq!(
-            printed,
-            text.to_ascii_lowercase(),
-            "parsed text prints differently"
-        );
-        assert_eq!(
-            printed.parse::<DistributionId>().ok(),
-            Some(id),
-            "printed text does not parse back"
-        );
     }
 }
