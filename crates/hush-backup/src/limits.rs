@@ -1,0 +1,1 @@
+//! Every bound `hush-backup` enforces, in one place.

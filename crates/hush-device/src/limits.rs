@@ -1,0 +1,1 @@
+//! Every bound `hush-device` enforces, in one place.
