@@ -52,7 +52,7 @@ pub fn aes256_cbc_decrypt(
 }
 
 /// An AES-256-GCM key with its key schedule expanded once, for sealing many messages or
-/// chunks.
+/// chunks. The expanded key (and GHASH key) is wiped when dropped.
 #[derive(Clone)]
 pub struct Aes256GcmKey {
     cipher: aes_gcm::Aes256Gcm,
@@ -143,6 +143,15 @@ impl fmt::Debug for Aes256GcmKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Compiles only if the expanded keys wipe themselves: the `zeroize` features of
+    /// `aes` and `aes-gcm` must stay on (root `Cargo.toml`).
+    #[test]
+    fn expanded_keys_are_wiped_on_drop() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<aes_gcm::Aes256Gcm>();
+        wiped_on_drop::<aes::Aes256>();
+    }
 
     #[test]
     fn cbc_round_trip_and_bad_padding() {

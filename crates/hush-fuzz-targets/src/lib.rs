@@ -22,10 +22,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod core_targets;
+pub mod device;
 pub mod group;
 pub mod prekey;
 pub mod ratchet;
+pub mod vault;
 
 /// A fuzz target body: takes any bytes, panics only on a bug.
 pub type Target = fn(&[u8]);
@@ -58,6 +61,16 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("prekey_signal_message", ratchet::prekey_signal_message),
     ("session_record", ratchet::session_record),
     ("ratchet_interaction", ratchet::ratchet_interaction),
+    ("linking_offer", device::linking_offer),
+    ("linking_message", device::linking_message),
+    ("linking_countersignature", device::linking_countersignature),
+    ("linking_state", device::linking_state),
+    ("device_list", device::device_list),
+    ("vault_messages", vault::vault_messages),
+    ("backup_header", backup::backup_header),
+    ("backup_stream", backup::backup_stream),
+    ("recovery_code", backup::recovery_code),
+    ("password_wrapped_key", backup::password_wrapped_key),
 ];
 
 /// The target registered under `name`, if any.
