@@ -1,6 +1,8 @@
 //! `hush`: the command line of the hush libraries.
 //!
 //! - `hush demo`: a short story that runs the libraries for real and checks itself.
+//! - `hush backup keygen | encrypt IN OUT --key CODE | decrypt IN OUT --key CODE`:
+//!   encrypted backups (`docs/wire/backup.md`).
 //! - `hush vectors check DIR...`: runs every recognised vector file in each directory
 //!   against hush's own code and ends with `N passed, N failed`.
 //! - `hush vectors generate DIR`: writes hush's own vectors for its own formats.
@@ -12,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod backup;
 mod demo;
 mod demo_sessions;
 mod interop;
@@ -39,6 +42,11 @@ enum Command {
     Prekeys {
         #[command(subcommand)]
         command: prekeys::PrekeysCommand,
+    },
+    /// Encrypted backups: make a key, encrypt a file, restore it.
+    Backup {
+        #[command(subcommand)]
+        command: backup::BackupCommand,
     },
     /// Conformance vectors.
     Vectors {
@@ -68,6 +76,7 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::InteropPeer => interop::run(),
         Command::Prekeys { command } => prekeys::run(command),
+        Command::Backup { command } => backup::run(command),
         Command::Vectors {
             command: VectorsCommand::Check { dirs },
         } => vectors::check(&dirs),
