@@ -1,4 +1,5 @@
-//! The backup stream's throughput against its floor, raw AES-256-GCM. The target is
+//! The backup stream's throughput against its floor, raw AES-256-GCM, and the cost of a
+//! password wrap with the default Argon2id parameters. The stream target is
 //! 1 GB/s or more for encrypt and for decrypt on one core. Results and the machine they
 //! came from are in `docs/PERFORMANCE.md`.
 //!
@@ -15,7 +16,7 @@ use std::hint::black_box;
 use std::io;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hush_backup::{BackupKey, Decryptor, Encryptor};
+use hush_backup::{Argon2Params, BackupKey, Decryptor, Encryptor, PasswordWrappedKey};
 use hush_core::cipher::Aes256GcmKey;
 use hush_test_support::test_rng;
 
@@ -71,5 +72,23 @@ fn stream(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, raw_gcm, stream);
+/// Wrapping and unwrapping a backup key under a password with the default Argon2id
+/// parameters (19 MiB, 2 iterations, 1 lane): the cost a guess costs an attacker per
+/// candidate, and what a user waits for.
+fn password_wrap(c: &mut Criterion) {
+    let key = BackupKey::generate(&mut test_rng(4));
+    let params = Argon2Params::default();
+    let wrapped = PasswordWrappedKey::wrap(&key, b"hunter2", params, &mut test_rng(5)).unwrap();
+    let mut group = c.benchmark_group("password wrap (Argon2id default)");
+    group.sample_size(10);
+    group.bench_function("wrap", |b| {
+        b.iter(|| PasswordWrappedKey::wrap(&key, b"hunter2", params, &mut test_rng(6)).unwrap())
+    });
+    group.bench_function("unwrap", |b| {
+        b.iter(|| wrapped.unwrap(black_box(b"hunter2")).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, raw_gcm, stream, password_wrap);
 criterion_main!(benches);
