@@ -1,0 +1,1 @@
+//! The server API (to be written).

@@ -1,0 +1,5 @@
+//! The in-memory store (to be written).
+
+/// The in-memory store (to be written).
+#[derive(Debug, Default)]
+pub struct MemoryStore {}
