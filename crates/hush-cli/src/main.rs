@@ -3,6 +3,7 @@
 //! - `hush demo`: a short story that runs the libraries for real and checks itself.
 //! - `hush backup keygen | encrypt IN OUT --key CODE | decrypt IN OUT --key CODE`:
 //!   encrypted backups (`docs/wire/backup.md`).
+//! - `hush link offer | accept PAYLOAD | demo`: device linking (`docs/wire/linking.md`).
 //! - `hush vectors check DIR...`: runs every recognised vector file in each directory
 //!   against hush's own code and ends with `N passed, N failed`.
 //! - `hush vectors generate DIR`: writes hush's own vectors for its own formats.
@@ -18,6 +19,7 @@ mod backup;
 mod demo;
 mod demo_sessions;
 mod interop;
+mod link;
 mod prekeys;
 mod vectors;
 
@@ -48,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: backup::BackupCommand,
     },
+    /// Link a device: show an offer as a QR code (companion) or accept one (primary).
+    Link {
+        #[command(subcommand)]
+        command: link::LinkCommand,
+    },
     /// Conformance vectors.
     Vectors {
         #[command(subcommand)]
@@ -77,6 +84,7 @@ fn main() -> ExitCode {
         Command::InteropPeer => interop::run(),
         Command::Prekeys { command } => prekeys::run(command),
         Command::Backup { command } => backup::run(command),
+        Command::Link { command } => link::run(command),
         Command::Vectors {
             command: VectorsCommand::Check { dirs },
         } => vectors::check(&dirs),

@@ -334,20 +334,31 @@ fn shared_vectors_all_pass_when_present() {
 }
 
 #[test]
-fn generate_writes_each_format_into_its_subdirectory() {
+fn generate_reproduces_every_committed_vector_file_and_they_check() {
     let dir = TempDir::new("generate");
     let target = dir.0.join("out");
     let output = hush(&["vectors", "generate", target.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    for file in [
-        "prekey/prekey_bundles.json",
-        "prekey/prekey_uploads.json",
-        "prekey/README.md",
-    ] {
-        assert!(target.join(file).is_file(), "{file} missing");
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-vectors");
+    let mut files = 0;
+    for subdir in ["prekey", "backup", "device"] {
+        let generated = target.join(subdir);
+        for entry in std::fs::read_dir(&generated).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_owned();
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                std::fs::read(committed.join(subdir).join(&name)).unwrap(),
+                "test-vectors/{subdir}/{} differs from what `hush vectors generate` writes",
+                name.to_string_lossy()
+            );
+            files += 1;
+        }
+        let check = hush(&["vectors", "check", generated.to_str().unwrap()]);
+        assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
     }
-    let check = hush(&["vectors", "check", target.join("prekey").to_str().unwrap()]);
-    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    // Two data files and a README per format at least.
+    assert!(files >= 9, "only {files} files generated");
 }
 
 #[test]

@@ -398,7 +398,7 @@ impl CompanionLinking {
         const WHAT: &str = "linking message contents";
         let mut r = Reader::new(&plaintext, WHAT);
         let account_identity = r.identity_key()?;
-        let metadata = LinkingMetadata::read(&mut r)?;
+        let metadata = LinkingMetadata::read(&mut r).map_err(|_| Error::Malformed(WHAT))?;
         let account_signature = r.signature()?;
         let signed_len = plaintext.len().saturating_sub(r.remaining());
         let mac: [u8; 32] = r.array()?;

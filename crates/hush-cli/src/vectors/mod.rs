@@ -15,6 +15,8 @@ use std::process::ExitCode;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+mod backup;
+mod device;
 mod fingerprint;
 mod kem;
 mod prekey;
@@ -94,6 +96,13 @@ const RUNNERS: &[(&str, Runner)] = &[
     ("prekey_bundles.json", prekey::check_bundles),
     ("prekey_uploads.json", prekey::check_uploads),
     ("sender_key.json", sender_key::check),
+    // hush's device formats (`test-vectors/device/`, written by `hush vectors generate`).
+    ("linking.json", device::check_linking),
+    ("device_lists.json", device::check_device_lists),
+    // (`test-vectors/backup/`, written by `hush vectors generate`).
+    ("backup_recovery_codes.json", backup::check_recovery_codes),
+    ("backup_streams.json", backup::check_streams),
+    ("backup_password_wraps.json", backup::check_password_wraps),
     // Wycheproof (`../shared/vectors/wycheproof/`), read in place.
     ("x25519_test.json", wycheproof::x25519::check),
     ("ed25519_test.json", wycheproof::ed25519::check),
@@ -208,6 +217,19 @@ type Generator = fn() -> Result<Generated, String>;
 const GENERATORS: &[(&str, &str, Generator)] = &[
     ("prekey", "prekey_bundles.json", prekey::generate_bundles),
     ("prekey", "prekey_uploads.json", prekey::generate_uploads),
+    ("device", "linking.json", device::generate_linking),
+    ("device", "device_lists.json", device::generate_device_lists),
+    (
+        "backup",
+        "backup_recovery_codes.json",
+        backup::generate_recovery_codes,
+    ),
+    ("backup", "backup_streams.json", backup::generate_streams),
+    (
+        "backup",
+        "backup_password_wraps.json",
+        backup::generate_password_wraps,
+    ),
 ];
 
 /// Writes every registered generator's file into its subdirectory of `dir` (normally
