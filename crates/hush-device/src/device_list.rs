@@ -378,6 +378,29 @@ impl SignedDeviceList {
         &self.body.entries
     }
 
+    /// When the primary signed the list (ms since the Unix epoch). Not verified.
+    #[must_use]
+    pub const fn signed_at_ms(&self) -> u64 {
+        self.body.signed_at_ms
+    }
+
+    /// Treats this list as verified without checking its signature or its history
+    /// again, to use [`VerifiedDeviceList::devices_to_send`] and
+    /// [`VerifiedDeviceList::check_device`] on it.
+    ///
+    /// Only for a list this device already verified — through
+    /// [`KnownDeviceLists::verify`], or because it signed the list itself — and kept in
+    /// its own store since (the facade re-reads verified lists on every send, and a
+    /// signature check per recipient would cost more than the encryption). Never call it
+    /// on bytes that came from the network.
+    #[must_use]
+    pub fn assume_verified(self, policy: DeviceListPolicy) -> VerifiedDeviceList {
+        VerifiedDeviceList {
+            body: self.body,
+            policy,
+        }
+    }
+
     fn signature_valid(&self) -> bool {
         VerifyingKey::new(self.body.account.public_key())
             .verify(&signed_bytes(&self.bytes), &self.signature)

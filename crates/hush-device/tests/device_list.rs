@@ -429,3 +429,25 @@ proptest! {
         prop_assert_eq!(back.encode(), state);
     }
 }
+
+#[test]
+fn assume_verified_matches_what_verify_gives() {
+    let mut a = account(77, 2);
+    let wire = sign(&mut a, NOW + 1_000);
+    let policy = DeviceListPolicy::default();
+    let mut contact = KnownDeviceLists::new(policy);
+    let verified = contact.verify(b"alice", &wire).unwrap();
+    let decoded = SignedDeviceList::decode(&wire).unwrap();
+    assert_eq!(decoded.signed_at_ms(), NOW + 1_000);
+    let assumed = decoded.assume_verified(policy);
+    assert_eq!(assumed, verified);
+    // Companion expiry still applies to a list taken from the store.
+    let late = NOW + 1_000 + DEFAULT_COMPANION_EXPIRY_MS + 1;
+    assert_eq!(assumed.devices_to_send(NOW + 2_000).len(), 3);
+    assert_eq!(assumed.devices_to_send(late).len(), 1);
+    let c2 = assumed.devices()[1];
+    assert_eq!(
+        assumed.check_device(2, &c2.identity_key, late),
+        Err(Error::CompanionExpired)
+    );
+}

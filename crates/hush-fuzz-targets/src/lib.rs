@@ -23,11 +23,13 @@
 #![forbid(unsafe_code)]
 
 pub mod backup;
+pub mod client;
 pub mod core_targets;
 pub mod device;
 pub mod group;
 pub mod prekey;
 pub mod ratchet;
+pub mod store;
 pub mod vault;
 
 /// A fuzz target body: takes any bytes, panics only on a bug.
@@ -71,6 +73,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("backup_stream", backup::backup_stream),
     ("recovery_code", backup::recovery_code),
     ("password_wrapped_key", backup::password_wrapped_key),
+    ("client_content", client::client_content),
+    ("store_local_account", store::store_local_account),
 ];
 
 /// The target registered under `name`, if any.

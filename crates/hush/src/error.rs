@@ -39,6 +39,28 @@ pub enum Error {
     #[error("store: {0}")]
     Store(&'static str),
 
+    /// The store's schema was written by a newer version of hush (`found` is above the
+    /// newest version this one knows, `supported`). Nothing was changed; upgrade hush.
+    #[error("store schema version {found} is newer than the supported {supported}")]
+    StoreVersionTooNew {
+        /// The schema version recorded in the store.
+        found: u32,
+        /// The newest schema version this build can read.
+        supported: u32,
+    },
+
+    /// The at-rest key given to open the store is not the one it was created with.
+    #[error("wrong at-rest key for this store")]
+    WrongAtRestKey,
+
+    /// The store encrypts its secrets at rest and was opened without an at-rest key.
+    #[error("this store is encrypted at rest: an at-rest key is needed")]
+    AtRestKeyRequired,
+
+    /// An at-rest key was given for a store created without encryption at rest.
+    #[error("this store is not encrypted at rest: open it without an at-rest key")]
+    StoreNotEncrypted,
+
     /// The store holds no account: create or restore one first.
     #[error("no account on this device")]
     NoAccount,
@@ -75,6 +97,70 @@ pub enum Error {
     /// An argument the app passed is out of range (a name too long, a count too big).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+
+    /// Client: the store already holds an account; open it with `Device::open`.
+    #[error("the store already holds an account")]
+    AccountExists,
+
+    /// Client: a message decrypted, but its content (`docs/wire/content.md`) is not well
+    /// formed, or is of a kind its sender may not send (a sent transcript from another
+    /// account). Nothing was committed.
+    #[error("malformed message content: {0}")]
+    MalformedContent(&'static str),
+
+    /// Client: a message decrypted, but its content has a version this library does not
+    /// know (a newer sender). Nothing was committed.
+    #[error("unknown message content version {0}")]
+    UnknownContentVersion(u8),
+
+    /// Server: a prekey upload was refused (`hush_prekey::validate_upload`), with every
+    /// problem it found in [`hush_prekey::UploadError::Rejected`]. Nothing was stored.
+    #[error(transparent)]
+    Upload(#[from] hush_prekey::UploadError),
+
+    /// Server: `address` has not been registered with the server (no identity key, no
+    /// registration id on record).
+    #[error("{address} is not registered")]
+    UnknownDevice {
+        /// The device.
+        address: Address,
+    },
+
+    /// Server: no account key is registered for the user.
+    #[error("no account is registered for this user")]
+    UnknownUser,
+
+    /// Server: the user already has the most devices allowed.
+    #[error("too many devices for one user (at most {max})")]
+    TooManyDevices {
+        /// The bound.
+        max: usize,
+    },
+
+    /// Server: the most users (or mailbox devices) allowed are already stored.
+    #[error("server full (at most {max})")]
+    ServerFull {
+        /// The bound.
+        max: usize,
+    },
+
+    /// Server: `address`'s mailbox queue has no room (message count or total bytes) for
+    /// what was delivered. Nothing was enqueued; retry once the device has fetched and
+    /// acknowledged.
+    #[error("the queue of {address} is full")]
+    QueueFull {
+        /// The device whose queue is full.
+        address: Address,
+    },
+
+    /// Server: a message body longer than the mailbox accepts.
+    #[error("message body is {len} bytes, more than the limit of {max}")]
+    BodyTooLarge {
+        /// The body's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 /// `Result` with [`Error`].

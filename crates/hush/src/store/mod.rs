@@ -38,13 +38,18 @@ use hush_ratchet::SessionRecord;
 use crate::Address;
 use crate::error::Result;
 
+mod codec;
+pub mod limits;
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-pub use memory::MemoryStore;
+pub use codec::LOCAL_ACCOUNT_FORMAT_VERSION;
+pub use memory::{MemoryStore, MemoryTransaction};
 #[cfg(feature = "sqlite")]
-pub use sqlite::{AtRestKey, SqliteStore};
+pub use sqlite::{
+    AtRestKey, SCHEMA_VERSION, SqliteOptions, SqliteStore, SqliteTransaction, Synchronous,
+};
 
 /// A device's whole state, as one transactional store.
 pub trait Store: Send + Sync {

@@ -1,9 +1,1029 @@
-//! The SQLite store (to be written).
+//! The SQLite store: one table per kind of state, WAL journaling, `BEGIN IMMEDIATE`
+//! transactions, versioned migrations, and optional encryption at rest of every secret
+//! column. The schema and the at-rest format are in `docs/wire/store.md`.
 
-/// The SQLite store (to be written).
-#[derive(Debug)]
-pub struct SqliteStore {}
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-/// A key for encrypting secret columns at rest (to be written).
-#[derive(Debug)]
-pub struct AtRestKey {}
+use hush_core::cipher::Aes256GcmKey;
+use hush_core::kdf::{constant_time_eq, hkdf_sha256_array};
+use hush_core::rng::{Rng, os_rng};
+use hush_core::{IdentityKey, PublicKey};
+use hush_group::{DistributionId, SenderKeyRecord, SenderKeyTracker};
+use hush_prekey::{KemPreKeyRecord, PreKeyIdAllocator, PreKeyRecord, SignedPreKeyRecord};
+use hush_ratchet::SessionRecord;
+use rusqlite::{Connection, OptionalExtension, Params, params};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use super::{
+    DeviceListStore, IdentityStore, LocalAccount, PreKeyStore, SenderKeyStore, SessionStore, Store,
+    Transaction, codec,
+};
+use crate::Address;
+use crate::error::{Error, Result};
+
+/// The schema version this build writes and reads (the number of migrations it knows;
+/// see `docs/wire/store.md`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`. A database is migrated
+/// from its version to [`SCHEMA_VERSION`] in one transaction when opened. Entries are
+/// never edited once released; a change of schema is a new entry.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    // 0 -> 1: the first schema.
+    "CREATE TABLE schema_version (version INTEGER NOT NULL);
+     INSERT INTO schema_version (version) VALUES (0);
+     CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+     CREATE TABLE local_account (
+         id INTEGER PRIMARY KEY CHECK (id = 0),
+         account BLOB NOT NULL);
+     CREATE TABLE remote_identities (
+         name TEXT NOT NULL, device_id INTEGER NOT NULL, identity_key BLOB NOT NULL,
+         PRIMARY KEY (name, device_id)) WITHOUT ROWID;
+     CREATE TABLE signed_prekeys (id INTEGER PRIMARY KEY, record BLOB NOT NULL);
+     CREATE TABLE one_time_prekeys (id INTEGER PRIMARY KEY, record BLOB NOT NULL);
+     CREATE TABLE kem_prekeys (
+         id INTEGER PRIMARY KEY, last_resort INTEGER NOT NULL, record BLOB NOT NULL);
+     CREATE TABLE prekey_id_allocator (
+         id INTEGER PRIMARY KEY CHECK (id = 0), state BLOB NOT NULL);
+     CREATE TABLE last_resort_uses (
+         kem_prekey_id INTEGER NOT NULL, signed_prekey_id INTEGER NOT NULL,
+         base_key BLOB NOT NULL,
+         PRIMARY KEY (kem_prekey_id, signed_prekey_id, base_key)) WITHOUT ROWID;
+     CREATE TABLE sessions (
+         name TEXT NOT NULL, device_id INTEGER NOT NULL, record BLOB NOT NULL,
+         PRIMARY KEY (name, device_id));
+     CREATE TABLE sender_keys (
+         name TEXT NOT NULL, device_id INTEGER NOT NULL, distribution_id BLOB NOT NULL,
+         record BLOB NOT NULL,
+         PRIMARY KEY (name, device_id, distribution_id));
+     CREATE TABLE sender_key_trackers (
+         distribution_id BLOB PRIMARY KEY, tracker BLOB NOT NULL);
+     CREATE TABLE own_device_list (
+         id INTEGER PRIMARY KEY CHECK (id = 0), signed BLOB NOT NULL);
+     CREATE TABLE device_lists (user TEXT PRIMARY KEY, signed BLOB NOT NULL);",
+];
+
+/// HKDF info of the key that seals secret columns.
+const COLUMN_KEY_INFO: &[u8] = b"hush store v1 column key";
+/// HKDF info of the check value that tells a right at-rest key from a wrong one.
+const KEY_CHECK_INFO: &[u8] = b"hush store v1 key check";
+/// Length of the per-database HKDF salt.
+const SALT_LENGTH: usize = 32;
+/// Length of the AES-GCM nonce in front of every sealed value.
+const NONCE_LENGTH: usize = 12;
+/// `meta.at_rest` of a database without encryption at rest.
+const AT_REST_NONE: u8 = 0;
+/// `meta.at_rest` of a database whose secret columns are sealed (AES-256-GCM).
+const AT_REST_AES256_GCM: u8 = 1;
+
+/// An application-supplied key under which a [`SqliteStore`] encrypts every secret
+/// column (identity key pair, prekeys, sessions, sender keys). 32 bytes, wiped on drop.
+///
+/// Where it comes from is the app's business: the platform keystore, a key derived
+/// from a passphrase, a hardware-backed key. Losing it loses the device's state.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct AtRestKey([u8; 32]);
+
+impl AtRestKey {
+    /// Wraps 32 key bytes.
+    #[must_use]
+    pub const fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A fresh random key from `rng`.
+    pub fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    /// Copies the key out, wiped when dropped (to hand it to a keystore).
+    #[must_use]
+    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0)
+    }
+}
+
+impl core::fmt::Debug for AtRestKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let Self(_) = self;
+        f.debug_struct("AtRestKey").finish_non_exhaustive()
+    }
+}
+
+/// How hard a commit waits for the disk (SQLite's `PRAGMA synchronous`, in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// `FULL` (the default): a commit returns after the WAL is synced, so a committed
+    /// message survives a power cut. Costs one `fsync` per transaction.
+    #[default]
+    Full,
+    /// `NORMAL`: the WAL is synced only at checkpoints. The database stays consistent
+    /// after a crash or power cut, but the last transactions before a power cut (not a
+    /// process crash) may be lost — and with them ratchet steps the peer has seen, which
+    /// then fail to decrypt until the session is re-established. Faster on slow disks.
+    Normal,
+}
+
+/// Options of [`SqliteStore::open_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteOptions {
+    synchronous: Synchronous,
+    busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// The defaults: [`Synchronous::Full`], a busy timeout of 5 seconds.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the sync mode.
+    #[must_use]
+    pub const fn synchronous(self, synchronous: Synchronous) -> Self {
+        Self {
+            synchronous,
+            ..self
+        }
+    }
+
+    /// Sets how long a transaction waits for another process's transaction on the same
+    /// file before failing.
+    #[must_use]
+    pub const fn busy_timeout(self, busy_timeout: Duration) -> Self {
+        Self {
+            busy_timeout,
+            ..self
+        }
+    }
+}
+
+/// A device's state in a SQLite database (bundled SQLite, WAL mode).
+///
+/// One connection behind a mutex: transactions of one `SqliteStore` are serialised by
+/// the mutex, and transactions of other processes on the same file by SQLite's lock
+/// (`BEGIN IMMEDIATE`, waiting up to the busy timeout).
+///
+/// ```
+/// use hush::store::{DeviceListStore, SqliteStore, Store, Transaction};
+///
+/// let store = SqliteStore::open_in_memory(None)?;
+/// let mut tx = store.transaction()?;
+/// tx.set_device_list("alice", b"signed list")?;
+/// tx.commit()?;
+/// let mut tx = store.transaction()?;
+/// assert_eq!(tx.device_list("alice")?.as_deref(), Some(&b"signed list"[..]));
+/// # Ok::<(), hush::Error>(())
+/// ```
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+    sealer: Option<Sealer>,
+}
+
+impl core::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("encrypted_at_rest", &self.sealer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps a SQLite failure to [`Error::Store`] naming the operation.
+fn db(what: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
+    move |_| Error::Store(what)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` with the default
+    /// [`SqliteOptions`], migrating its schema to [`SCHEMA_VERSION`].
+    ///
+    /// A new database is encrypted at rest if and only if `key` is given; an existing
+    /// one must be opened the way it was created.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StoreVersionTooNew`] for a schema from a newer hush;
+    /// [`Error::WrongAtRestKey`], [`Error::AtRestKeyRequired`],
+    /// [`Error::StoreNotEncrypted`] when `key` does not fit the database;
+    /// [`Error::Store`] if the file cannot be opened or migrated.
+    pub fn open(path: impl AsRef<Path>, key: Option<AtRestKey>) -> Result<Self> {
+        Self::open_with(path, key, SqliteOptions::default())
+    }
+
+    /// [`SqliteStore::open`] with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStore::open`].
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        key: Option<AtRestKey>,
+        options: SqliteOptions,
+    ) -> Result<Self> {
+        let connection = Connection::open(path).map_err(db("open"))?;
+        Self::init(connection, key, options)
+    }
+
+    /// A database in memory, gone when dropped (for tests).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] if SQLite cannot create it.
+    pub fn open_in_memory(key: Option<AtRestKey>) -> Result<Self> {
+        let connection = Connection::open_in_memory().map_err(db("open"))?;
+        Self::init(connection, key, SqliteOptions::default())
+    }
+
+    fn init(
+        connection: Connection,
+        key: Option<AtRestKey>,
+        options: SqliteOptions,
+    ) -> Result<Self> {
+        connection
+            .busy_timeout(options.busy_timeout)
+            .map_err(db("busy timeout"))?;
+        // journal_mode answers with the mode in force ("memory" for in-memory databases).
+        let _mode: String = connection
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(db("journal mode"))?;
+        let synchronous = match options.synchronous {
+            Synchronous::Full => "PRAGMA synchronous = FULL",
+            Synchronous::Normal => "PRAGMA synchronous = NORMAL",
+        };
+        connection
+            .execute_batch(synchronous)
+            .map_err(db("synchronous"))?;
+        // Deleted and overwritten content is zeroed in the database file, so a replaced
+        // session or a consumed prekey does not linger in free pages.
+        connection
+            .execute_batch("PRAGMA secure_delete = ON")
+            .map_err(db("secure delete"))?;
+        let sealer = migrate(&connection, key.as_ref())?;
+        Ok(Self {
+            connection: Mutex::new(connection),
+            sealer,
+        })
+    }
+
+    /// The schema version of the open database (always [`SCHEMA_VERSION`] after a
+    /// successful open).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] on a storage failure.
+    pub fn schema_version(&self) -> Result<u32> {
+        let connection = self.lock();
+        read_version(&connection)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held dropped the transaction, which rolled back:
+        // the connection is usable (and `transaction` rolls back anything left open).
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The schema version recorded in the database (0 for an empty one).
+fn read_version(connection: &Connection) -> Result<u32> {
+    let has_table: bool = connection
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master
+                            WHERE type = 'table' AND name = 'schema_version')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(db("read schema version"))?;
+    if !has_table {
+        return Ok(0);
+    }
+    let version: Option<i64> = connection
+        .query_row("SELECT MAX(version) FROM schema_version", [], |row| {
+            row.get(0)
+        })
+        .map_err(db("read schema version"))?;
+    u32::try_from(version.unwrap_or(0)).map_err(|_| Error::Store("schema version out of range"))
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`] in one transaction, sets up or checks the
+/// at-rest encryption, and returns the sealer for secret columns.
+fn migrate(connection: &Connection, key: Option<&AtRestKey>) -> Result<Option<Sealer>> {
+    connection
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(db("begin migration"))?;
+    let result = migrate_in_transaction(connection, key);
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = connection
+        .execute_batch(end)
+        .map_err(db("commit migration"));
+    let sealer = result?;
+    ended?;
+    Ok(sealer)
+}
+
+fn migrate_in_transaction(
+    connection: &Connection,
+    key: Option<&AtRestKey>,
+) -> Result<Option<Sealer>> {
+    let found = read_version(connection)?;
+    if found > SCHEMA_VERSION {
+        return Err(Error::StoreVersionTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let pending = MIGRATIONS
+        .get(usize::try_from(found).unwrap_or(usize::MAX)..)
+        .unwrap_or_default();
+    for migration in pending {
+        connection
+            .execute_batch(migration)
+            .map_err(db("migration"))?;
+    }
+    if found == 0 {
+        create_at_rest_meta(connection, key)?;
+    }
+    connection
+        .execute("UPDATE schema_version SET version = ?1", [SCHEMA_VERSION])
+        .map_err(db("write schema version"))?;
+    check_at_rest(connection, key)
+}
+
+fn meta(connection: &Connection, name: &str) -> Result<Option<Vec<u8>>> {
+    connection
+        .query_row("SELECT value FROM meta WHERE name = ?1", [name], |row| {
+            row.get(0)
+        })
+        .optional()
+        .map_err(db("read meta"))
+}
+
+fn set_meta(connection: &Connection, name: &str, value: &[u8]) -> Result<()> {
+    connection
+        .execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
+            params![name, value],
+        )
+        .map_err(db("write meta"))?;
+    Ok(())
+}
+
+/// Records, in a new database, whether and how it is encrypted at rest.
+fn create_at_rest_meta(connection: &Connection, key: Option<&AtRestKey>) -> Result<()> {
+    let Some(key) = key else {
+        return set_meta(connection, "at_rest", &[AT_REST_NONE]);
+    };
+    let mut salt = [0u8; SALT_LENGTH];
+    os_rng().fill_bytes(&mut salt);
+    let (_, check) = derive(key, &salt)?;
+    set_meta(connection, "at_rest", &[AT_REST_AES256_GCM])?;
+    set_meta(connection, "at_rest_salt", &salt)?;
+    set_meta(connection, "at_rest_check", check.as_ref())
+}
+
+/// Checks `key` against the database's at-rest metadata.
+fn check_at_rest(connection: &Connection, key: Option<&AtRestKey>) -> Result<Option<Sealer>> {
+    let mode = meta(connection, "at_rest")?.ok_or(Error::Store("at-rest metadata missing"))?;
+    match (mode.as_slice(), key) {
+        ([AT_REST_NONE], None) => Ok(None),
+        ([AT_REST_NONE], Some(_)) => Err(Error::StoreNotEncrypted),
+        ([AT_REST_AES256_GCM], None) => Err(Error::AtRestKeyRequired),
+        ([AT_REST_AES256_GCM], Some(key)) => {
+            let salt = meta(connection, "at_rest_salt")?
+                .ok_or(Error::Store("at-rest metadata missing"))?;
+            let stored = meta(connection, "at_rest_check")?
+                .ok_or(Error::Store("at-rest metadata missing"))?;
+            let (column_key, check) = derive(key, &salt)?;
+            if !constant_time_eq(check.as_ref(), &stored) {
+                return Err(Error::WrongAtRestKey);
+            }
+            Ok(Some(Sealer {
+                cipher: Aes256GcmKey::new(&column_key),
+            }))
+        }
+        _ => Err(Error::Store("unknown at-rest mode")),
+    }
+}
+
+/// A derived 32-byte secret, wiped on drop.
+type Derived = Zeroizing<[u8; 32]>;
+
+/// The column key and the key check value of `key` under `salt`.
+fn derive(key: &AtRestKey, salt: &[u8]) -> Result<(Derived, Derived)> {
+    let column = hkdf_sha256_array::<32>(salt, &key.0, COLUMN_KEY_INFO)?;
+    let check = hkdf_sha256_array::<32>(salt, &key.0, KEY_CHECK_INFO)?;
+    Ok((column, check))
+}
+
+/// Seals and opens secret column values (AES-256-GCM, random nonce, AAD binding the
+/// value to its table and row).
+struct Sealer {
+    cipher: Aes256GcmKey,
+}
+
+/// Where a secret value lives: its table and its row key (the AAD of its seal).
+struct Row<'k> {
+    table: &'static str,
+    key: RowKey<'k>,
+}
+
+/// A row key, encoded into the AAD as `docs/wire/store.md` says.
+enum RowKey<'k> {
+    /// The table's single row.
+    Single,
+    /// A prekey id.
+    Id(u32),
+    /// A device.
+    Device(&'k Address),
+    /// A device and a distribution id.
+    SenderKey(&'k Address, DistributionId),
+}
+
+impl Row<'_> {
+    fn aad(&self) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(1 + self.table.len() + 2 + 256 + 4 + 16);
+        // Table names are short ASCII constants.
+        aad.push(u8::try_from(self.table.len()).unwrap_or(u8::MAX));
+        aad.extend_from_slice(self.table.as_bytes());
+        let mut device = |address: &Address| {
+            let name = address.name().as_bytes();
+            aad.extend_from_slice(&u16::try_from(name.len()).unwrap_or(u16::MAX).to_be_bytes());
+            aad.extend_from_slice(name);
+            aad.extend_from_slice(&address.device_id().to_be_bytes());
+        };
+        match self.key {
+            RowKey::Single => {}
+            RowKey::Id(id) => aad.extend_from_slice(&id.to_be_bytes()),
+            RowKey::Device(address) => device(address),
+            RowKey::SenderKey(address, distribution_id) => {
+                device(address);
+                aad.extend_from_slice(distribution_id.as_bytes());
+            }
+        }
+        aad
+    }
+}
+
+/// Seals `plaintext` for `row` when the store is encrypted; hands it back as is
+/// otherwise (no unwiped copy of a secret encoding is made either way).
+fn seal(
+    sealer: Option<&Sealer>,
+    row: &Row<'_>,
+    plaintext: Zeroizing<Vec<u8>>,
+) -> Zeroizing<Vec<u8>> {
+    let Some(sealer) = sealer else {
+        return plaintext;
+    };
+    let mut nonce = [0u8; NONCE_LENGTH];
+    os_rng().fill_bytes(&mut nonce);
+    let mut out = Vec::with_capacity(NONCE_LENGTH + plaintext.len() + 16);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&plaintext);
+    let (_, body) = out.split_at_mut(NONCE_LENGTH);
+    let tag = sealer.cipher.seal_in_place(&nonce, &row.aad(), body);
+    out.extend_from_slice(&tag);
+    Zeroizing::new(out)
+}
+
+/// Opens a stored secret value of `row` and decodes it with `decode`.
+fn open<T>(
+    sealer: Option<&Sealer>,
+    row: &Row<'_>,
+    stored: &[u8],
+    decode: impl FnOnce(&[u8]) -> Result<T>,
+) -> Result<T> {
+    let Some(sealer) = sealer else {
+        return decode(stored);
+    };
+    let (nonce, sealed) = stored
+        .split_first_chunk::<NONCE_LENGTH>()
+        .ok_or(Error::Store("sealed value does not open"))?;
+    let plaintext = sealer
+        .cipher
+        .open(nonce, &row.aad(), sealed)
+        .map_err(|_| Error::Store("sealed value does not open"))?;
+    decode(&plaintext)
+}
+
+impl Store for SqliteStore {
+    type Transaction<'a> = SqliteTransaction<'a>;
+
+    fn transaction(&self) -> Result<SqliteTransaction<'_>> {
+        let connection = self.lock();
+        if !connection.is_autocommit() {
+            // A rollback that failed earlier left a transaction open: finish it.
+            connection
+                .execute_batch("ROLLBACK")
+                .map_err(db("rollback"))?;
+        }
+        connection
+            .prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut begin| begin.execute([]))
+            .map_err(db("begin"))?;
+        Ok(SqliteTransaction {
+            connection,
+            sealer: self.sealer.as_ref(),
+            open: true,
+        })
+    }
+}
+
+/// A transaction on a [`SqliteStore`] (`BEGIN IMMEDIATE` ... `COMMIT`; rolled back
+/// when dropped uncommitted). Holds the store's connection until then.
+pub struct SqliteTransaction<'a> {
+    connection: MutexGuard<'a, Connection>,
+    sealer: Option<&'a Sealer>,
+    open: bool,
+}
+
+impl core::fmt::Debug for SqliteTransaction<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SqliteTransaction")
+            .field("open", &self.open)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SqliteTransaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // If this fails the next `transaction` sees the connection still in a
+            // transaction and rolls back then.
+            let _ = self
+                .connection
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut rollback| rollback.execute([]));
+        }
+    }
+}
+
+impl Transaction for SqliteTransaction<'_> {
+    fn commit(mut self) -> Result<()> {
+        self.connection
+            .prepare_cached("COMMIT")
+            .and_then(|mut commit| commit.execute([]))
+            .map_err(db("commit"))?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl SqliteTransaction<'_> {
+    /// Runs a cached statement that changes rows.
+    fn execute(&self, what: &'static str, sql: &str, params: impl Params) -> Result<()> {
+        self.connection
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.execute(params))
+            .map_err(db(what))?;
+        Ok(())
+    }
+
+    /// Runs a cached query for at most one row and hands its first column, a blob, to
+    /// `read`.
+    fn query_blob<T>(
+        &self,
+        what: &'static str,
+        sql: &str,
+        params: impl Params,
+        read: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let mut statement = self.connection.prepare_cached(sql).map_err(db(what))?;
+        let mut rows = statement.query(params).map_err(db(what))?;
+        let Some(row) = rows.next().map_err(db(what))? else {
+            return Ok(None);
+        };
+        let value = row
+            .get_ref(0)
+            .and_then(|value| value.as_blob().map_err(Into::into))
+            .map_err(db(what))?;
+        read(value).map(Some)
+    }
+
+    /// Reads a secret column of `row`, opening it if sealed, and decodes it.
+    fn query_secret<T>(
+        &self,
+        what: &'static str,
+        sql: &str,
+        params: impl Params,
+        row: &Row<'_>,
+        decode: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let sealer = self.sealer;
+        self.query_blob(what, sql, params, |stored| {
+            open(sealer, row, stored, decode)
+        })
+    }
+
+    /// Runs a cached query whose rows are one value each.
+    fn query_list<T: rusqlite::types::FromSql>(
+        &self,
+        what: &'static str,
+        sql: &str,
+        params: impl Params,
+    ) -> Result<Vec<T>> {
+        let mut statement = self.connection.prepare_cached(sql).map_err(db(what))?;
+        let rows = statement
+            .query_map(params, |row| row.get(0))
+            .map_err(db(what))?;
+        rows.collect::<rusqlite::Result<Vec<T>>>().map_err(db(what))
+    }
+
+    fn seal(&self, row: &Row<'_>, plaintext: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
+        seal(self.sealer, row, plaintext)
+    }
+}
+
+const ACCOUNT_ROW: Row<'static> = Row {
+    table: "local_account",
+    key: RowKey::Single,
+};
+
+fn session_row(address: &Address) -> Row<'_> {
+    Row {
+        table: "sessions",
+        key: RowKey::Device(address),
+    }
+}
+
+impl IdentityStore for SqliteTransaction<'_> {
+    fn local_account(&mut self) -> Result<Option<LocalAccount>> {
+        self.query_secret(
+            "read local account",
+            "SELECT account FROM local_account WHERE id = 0",
+            [],
+            &ACCOUNT_ROW,
+            codec::account,
+        )
+    }
+
+    fn set_local_account(&mut self, account: &LocalAccount) -> Result<()> {
+        let sealed = self.seal(&ACCOUNT_ROW, account.encode()?);
+        self.execute(
+            "write local account",
+            "INSERT OR REPLACE INTO local_account (id, account) VALUES (0, ?1)",
+            [sealed.as_slice()],
+        )
+    }
+
+    fn remote_identity(&mut self, address: &Address) -> Result<Option<IdentityKey>> {
+        self.query_blob(
+            "read remote identity",
+            "SELECT identity_key FROM remote_identities WHERE name = ?1 AND device_id = ?2",
+            params![address.name(), address.device_id()],
+            codec::identity_key,
+        )
+    }
+
+    fn set_remote_identity(&mut self, address: &Address, key: &IdentityKey) -> Result<()> {
+        self.execute(
+            "write remote identity",
+            "INSERT INTO remote_identities (name, device_id, identity_key) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name, device_id) DO UPDATE SET identity_key = excluded.identity_key",
+            params![address.name(), address.device_id(), key.encode()],
+        )
+    }
+}
+
+impl PreKeyStore for SqliteTransaction<'_> {
+    fn signed_prekey(&mut self, id: u32) -> Result<Option<SignedPreKeyRecord>> {
+        self.query_secret(
+            "read signed prekey",
+            "SELECT record FROM signed_prekeys WHERE id = ?1",
+            [id],
+            &Row {
+                table: "signed_prekeys",
+                key: RowKey::Id(id),
+            },
+            codec::signed_prekey,
+        )
+    }
+
+    fn put_signed_prekey(&mut self, record: &SignedPreKeyRecord) -> Result<()> {
+        let row = Row {
+            table: "signed_prekeys",
+            key: RowKey::Id(record.id()),
+        };
+        let sealed = self.seal(&row, record.encode());
+        self.execute(
+            "write signed prekey",
+            "INSERT OR REPLACE INTO signed_prekeys (id, record) VALUES (?1, ?2)",
+            params![record.id(), sealed.as_slice()],
+        )
+    }
+
+    fn remove_signed_prekey(&mut self, id: u32) -> Result<()> {
+        self.execute(
+            "remove signed prekey",
+            "DELETE FROM signed_prekeys WHERE id = ?1",
+            [id],
+        )
+    }
+
+    fn signed_prekey_ids(&mut self) -> Result<Vec<u32>> {
+        self.query_list(
+            "list signed prekeys",
+            "SELECT id FROM signed_prekeys ORDER BY id",
+            [],
+        )
+    }
+
+    fn one_time_prekey(&mut self, id: u32) -> Result<Option<PreKeyRecord>> {
+        self.query_secret(
+            "read one-time prekey",
+            "SELECT record FROM one_time_prekeys WHERE id = ?1",
+            [id],
+            &Row {
+                table: "one_time_prekeys",
+                key: RowKey::Id(id),
+            },
+            codec::one_time_prekey,
+        )
+    }
+
+    fn put_one_time_prekey(&mut self, record: &PreKeyRecord) -> Result<()> {
+        let row = Row {
+            table: "one_time_prekeys",
+            key: RowKey::Id(record.id()),
+        };
+        let sealed = self.seal(&row, record.encode());
+        self.execute(
+            "write one-time prekey",
+            "INSERT OR REPLACE INTO one_time_prekeys (id, record) VALUES (?1, ?2)",
+            params![record.id(), sealed.as_slice()],
+        )
+    }
+
+    fn remove_one_time_prekey(&mut self, id: u32) -> Result<()> {
+        self.execute(
+            "remove one-time prekey",
+            "DELETE FROM one_time_prekeys WHERE id = ?1",
+            [id],
+        )
+    }
+
+    fn one_time_prekey_count(&mut self) -> Result<usize> {
+        let counts: Vec<i64> = self.query_list(
+            "count one-time prekeys",
+            "SELECT COUNT(*) FROM one_time_prekeys",
+            [],
+        )?;
+        let count = counts.first().copied().unwrap_or(0);
+        usize::try_from(count).map_err(|_| Error::Store("count one-time prekeys"))
+    }
+
+    fn kem_prekey(&mut self, id: u32) -> Result<Option<KemPreKeyRecord>> {
+        self.query_secret(
+            "read KEM prekey",
+            "SELECT record FROM kem_prekeys WHERE id = ?1",
+            [id],
+            &Row {
+                table: "kem_prekeys",
+                key: RowKey::Id(id),
+            },
+            codec::kem_prekey,
+        )
+    }
+
+    fn put_kem_prekey(&mut self, record: &KemPreKeyRecord) -> Result<()> {
+        let row = Row {
+            table: "kem_prekeys",
+            key: RowKey::Id(record.id()),
+        };
+        let sealed = self.seal(&row, record.encode());
+        self.execute(
+            "write KEM prekey",
+            "INSERT OR REPLACE INTO kem_prekeys (id, last_resort, record) VALUES (?1, ?2, ?3)",
+            params![record.id(), record.is_last_resort(), sealed.as_slice()],
+        )
+    }
+
+    fn remove_kem_prekey(&mut self, id: u32) -> Result<()> {
+        self.execute(
+            "remove KEM prekey",
+            "DELETE FROM kem_prekeys WHERE id = ?1",
+            [id],
+        )
+    }
+
+    fn kem_prekey_ids(&mut self) -> Result<Vec<(u32, bool)>> {
+        const WHAT: &str = "list KEM prekeys";
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT id, last_resort FROM kem_prekeys ORDER BY id")
+            .map_err(db(WHAT))?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(db(WHAT))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db(WHAT))
+    }
+
+    fn prekey_id_allocator(&mut self) -> Result<Option<PreKeyIdAllocator>> {
+        self.query_blob(
+            "read prekey id allocator",
+            "SELECT state FROM prekey_id_allocator WHERE id = 0",
+            [],
+            codec::allocator,
+        )
+    }
+
+    fn set_prekey_id_allocator(&mut self, allocator: &PreKeyIdAllocator) -> Result<()> {
+        self.execute(
+            "write prekey id allocator",
+            "INSERT OR REPLACE INTO prekey_id_allocator (id, state) VALUES (0, ?1)",
+            [allocator.encode()],
+        )
+    }
+
+    fn last_resort_used(
+        &mut self,
+        kem_prekey_id: u32,
+        signed_prekey_id: u32,
+        base_key: &PublicKey,
+    ) -> Result<bool> {
+        let found = self.query_list::<i64>(
+            "read last-resort use",
+            "SELECT 1 FROM last_resort_uses
+             WHERE kem_prekey_id = ?1 AND signed_prekey_id = ?2 AND base_key = ?3",
+            params![kem_prekey_id, signed_prekey_id, codec::public_key(base_key)],
+        )?;
+        Ok(!found.is_empty())
+    }
+
+    fn record_last_resort_use(
+        &mut self,
+        kem_prekey_id: u32,
+        signed_prekey_id: u32,
+        base_key: &PublicKey,
+    ) -> Result<()> {
+        self.execute(
+            "write last-resort use",
+            "INSERT OR IGNORE INTO last_resort_uses (kem_prekey_id, signed_prekey_id, base_key)
+             VALUES (?1, ?2, ?3)",
+            params![kem_prekey_id, signed_prekey_id, codec::public_key(base_key)],
+        )
+    }
+}
+
+impl SessionStore for SqliteTransaction<'_> {
+    fn session(&mut self, address: &Address) -> Result<Option<SessionRecord>> {
+        self.query_secret(
+            "read session",
+            "SELECT record FROM sessions WHERE name = ?1 AND device_id = ?2",
+            params![address.name(), address.device_id()],
+            &session_row(address),
+            codec::session,
+        )
+    }
+
+    fn put_session(&mut self, address: &Address, record: &SessionRecord) -> Result<()> {
+        let sealed = self.seal(&session_row(address), record.encode());
+        self.execute(
+            "write session",
+            "INSERT INTO sessions (name, device_id, record) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name, device_id) DO UPDATE SET record = excluded.record",
+            params![address.name(), address.device_id(), sealed.as_slice()],
+        )
+    }
+
+    fn remove_session(&mut self, address: &Address) -> Result<()> {
+        self.execute(
+            "remove session",
+            "DELETE FROM sessions WHERE name = ?1 AND device_id = ?2",
+            params![address.name(), address.device_id()],
+        )
+    }
+
+    fn session_devices(&mut self, user: &str) -> Result<Vec<u32>> {
+        self.query_list(
+            "list sessions",
+            "SELECT device_id FROM sessions WHERE name = ?1 ORDER BY device_id",
+            [user],
+        )
+    }
+}
+
+impl SenderKeyStore for SqliteTransaction<'_> {
+    fn sender_key(
+        &mut self,
+        sender: &Address,
+        distribution_id: DistributionId,
+    ) -> Result<Option<SenderKeyRecord>> {
+        self.query_secret(
+            "read sender key",
+            "SELECT record FROM sender_keys
+             WHERE name = ?1 AND device_id = ?2 AND distribution_id = ?3",
+            params![
+                sender.name(),
+                sender.device_id(),
+                codec::distribution_id(distribution_id)
+            ],
+            &Row {
+                table: "sender_keys",
+                key: RowKey::SenderKey(sender, distribution_id),
+            },
+            codec::sender_key,
+        )
+    }
+
+    fn put_sender_key(
+        &mut self,
+        sender: &Address,
+        distribution_id: DistributionId,
+        record: &SenderKeyRecord,
+    ) -> Result<()> {
+        let row = Row {
+            table: "sender_keys",
+            key: RowKey::SenderKey(sender, distribution_id),
+        };
+        let sealed = self.seal(&row, record.encode());
+        self.execute(
+            "write sender key",
+            "INSERT INTO sender_keys (name, device_id, distribution_id, record)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name, device_id, distribution_id) DO UPDATE SET record = excluded.record",
+            params![
+                sender.name(),
+                sender.device_id(),
+                codec::distribution_id(distribution_id),
+                sealed.as_slice()
+            ],
+        )
+    }
+
+    fn sender_key_tracker(
+        &mut self,
+        distribution_id: DistributionId,
+    ) -> Result<Option<SenderKeyTracker>> {
+        self.query_blob(
+            "read sender-key tracker",
+            "SELECT tracker FROM sender_key_trackers WHERE distribution_id = ?1",
+            [codec::distribution_id(distribution_id)],
+            codec::tracker,
+        )
+    }
+
+    fn put_sender_key_tracker(
+        &mut self,
+        distribution_id: DistributionId,
+        tracker: &SenderKeyTracker,
+    ) -> Result<()> {
+        self.execute(
+            "write sender-key tracker",
+            "INSERT INTO sender_key_trackers (distribution_id, tracker) VALUES (?1, ?2)
+             ON CONFLICT (distribution_id) DO UPDATE SET tracker = excluded.tracker",
+            params![codec::distribution_id(distribution_id), tracker.encode()],
+        )
+    }
+}
+
+impl DeviceListStore for SqliteTransaction<'_> {
+    fn own_device_list(&mut self) -> Result<Option<Vec<u8>>> {
+        self.query_blob(
+            "read own device list",
+            "SELECT signed FROM own_device_list WHERE id = 0",
+            [],
+            |bytes| Ok(bytes.to_vec()),
+        )
+    }
+
+    fn set_own_device_list(&mut self, signed: &[u8]) -> Result<()> {
+        self.execute(
+            "write own device list",
+            "INSERT OR REPLACE INTO own_device_list (id, signed) VALUES (0, ?1)",
+            [signed],
+        )
+    }
+
+    fn device_list(&mut self, user: &str) -> Result<Option<Vec<u8>>> {
+        self.query_blob(
+            "read device list",
+            "SELECT signed FROM device_lists WHERE user = ?1",
+            [user],
+            |bytes| Ok(bytes.to_vec()),
+        )
+    }
+
+    fn set_device_list(&mut self, user: &str, signed: &[u8]) -> Result<()> {
+        self.execute(
+            "write device list",
+            "INSERT INTO device_lists (user, signed) VALUES (?1, ?2)
+             ON CONFLICT (user) DO UPDATE SET signed = excluded.signed",
+            params![user, signed],
+        )
+    }
+}

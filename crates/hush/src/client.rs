@@ -1,1 +1,0 @@
-//! The client API (to be written).

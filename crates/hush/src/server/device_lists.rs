@@ -1,0 +1,201 @@
+//! The server's copy of each user's signed device list.
+
+use core::fmt;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use hush_core::IdentityKey;
+use hush_device::{
+    DeviceListPolicy, KnownDeviceLists, SignedDeviceList, VerifiedDeviceList,
+    limits::MAX_ACCOUNT_ADDRESS_LEN,
+};
+
+use super::{Registration, lock};
+use crate::error::{Error, Result};
+use crate::limits::DEFAULT_MAX_DEVICE_LIST_USERS;
+
+struct Lists {
+    /// The account key each user registered with.
+    accounts: BTreeMap<String, IdentityKey>,
+    /// The latest accepted list of each user, as uploaded.
+    lists: BTreeMap<String, Vec<u8>>,
+    /// Highest version and digest seen per user: refuses rollback and equivocation.
+    known: KnownDeviceLists,
+}
+
+/// Each user's latest signed device list, as the server stores it and clients fetch it.
+///
+/// An upload is accepted only if it is signed by the account key registered for the
+/// user ([`register_account`](Self::register_account)), its version is not lower than
+/// the stored one, and a list of the same version is byte-identical
+/// ([`hush_device::KnownDeviceLists`] does the checking). Clients do not trust the
+/// server and verify every list themselves; this is hygiene (a server that stores only
+/// valid, monotonic lists cannot be used to serve a stale one by mistake) and the place
+/// clients fetch lists from.
+///
+/// Thread-safe (`&self` methods, one lock; a device-list upload is rare). Users are
+/// bounded (default [`DEFAULT_MAX_DEVICE_LIST_USERS`]) and a user name is 1 to
+/// [`MAX_ACCOUNT_ADDRESS_LEN`] bytes.
+///
+/// ```
+/// use hush::server::DeviceLists;
+/// use hush_core::{IdentityKeyPair, rng::os_rng};
+/// use hush_device::{DeviceList, DeviceListPolicy};
+///
+/// let mut rng = os_rng();
+/// let now_ms = 1_700_000_000_000;
+/// let account = IdentityKeyPair::generate(&mut rng);
+/// let lists = DeviceLists::new();
+/// lists.register_account("alice", account.identity_key())?;
+///
+/// // Alice's primary signs its list (just itself, version 1) and uploads it.
+/// let mut list = DeviceList::new(
+///     account.identity_key(), account.identity_key(), 1, now_ms, DeviceListPolicy::default());
+/// let v1 = list.sign(&account, now_ms, &mut rng)?.encode();
+/// let verified = lists.upload("alice", &v1)?;
+/// assert_eq!(verified.version(), 1);
+/// assert_eq!(lists.fetch("alice").as_deref(), Some(v1.as_slice()));
+///
+/// // Signing again (on a change, or to refresh "last seen") gives a higher version,
+/// // which replaces the stored list; the older one can no longer be uploaded.
+/// let v2 = list.sign(&account, now_ms + 1, &mut rng)?.encode();
+/// assert_eq!(lists.upload("alice", &v2)?.version(), 2);
+/// assert!(lists.upload("alice", &v1).is_err());
+/// # Ok::<(), hush::Error>(())
+/// ```
+pub struct DeviceLists {
+    max_users: usize,
+    inner: Mutex<Lists>,
+}
+
+impl Default for DeviceLists {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for DeviceLists {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { max_users, inner } = self;
+        f.debug_struct("DeviceLists")
+            .field("max_users", max_users)
+            .field("users", &lock(inner).accounts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceLists {
+    /// No users yet, at most [`DEFAULT_MAX_DEVICE_LIST_USERS`] of them, and the default
+    /// [`DeviceListPolicy`] (companion maximum).
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_config(DeviceListPolicy::default(), DEFAULT_MAX_DEVICE_LIST_USERS)
+    }
+
+    /// No users yet; lists checked under `policy`; at most `max_users` users (capped at
+    /// [`DEFAULT_MAX_DEVICE_LIST_USERS`], what the underlying [`KnownDeviceLists`] holds).
+    #[must_use]
+    pub fn with_config(policy: DeviceListPolicy, max_users: usize) -> Self {
+        Self {
+            max_users: max_users.min(DEFAULT_MAX_DEVICE_LIST_USERS),
+            inner: Mutex::new(Lists {
+                accounts: BTreeMap::new(),
+                lists: BTreeMap::new(),
+                known: KnownDeviceLists::new(policy),
+            }),
+        }
+    }
+
+    /// Records `user`'s account key, as the server's (authenticated) account
+    /// registration would. The same key again changes nothing. A different key (the
+    /// account was re-created) replaces it and forgets the stored list and its version
+    /// history: the next list, signed by the new key, starts afresh.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an empty user name or one longer than
+    /// [`MAX_ACCOUNT_ADDRESS_LEN`] bytes; [`Error::ServerFull`] when a new user would
+    /// exceed the bound.
+    pub fn register_account(&self, user: &str, account_key: IdentityKey) -> Result<Registration> {
+        check_user(user)?;
+        let mut inner = lock(&self.inner);
+        match inner.accounts.get(user) {
+            Some(key) if *key == account_key => Ok(Registration::Unchanged),
+            Some(_) => {
+                inner.known.forget(user.as_bytes());
+                inner.lists.remove(user);
+                inner.accounts.insert(user.to_owned(), account_key);
+                Ok(Registration::Replaced)
+            }
+            None if inner.accounts.len() >= self.max_users => Err(Error::ServerFull {
+                max: self.max_users,
+            }),
+            None => {
+                inner.accounts.insert(user.to_owned(), account_key);
+                Ok(Registration::New)
+            }
+        }
+    }
+
+    /// Forgets `user`: account key, list and version history. Returns whether the user
+    /// was registered.
+    pub fn remove_account(&self, user: &str) -> bool {
+        let mut inner = lock(&self.inner);
+        inner.known.forget(user.as_bytes());
+        inner.lists.remove(user);
+        inner.accounts.remove(user).is_some()
+    }
+
+    /// Verifies and stores a signed device list `user` uploaded (the encoding of a
+    /// [`SignedDeviceList`]), returning it verified.
+    ///
+    /// Checks, in order: the user is registered; the bytes decode; the list names the
+    /// registered account key; then [`KnownDeviceLists::verify`]: the signature, the
+    /// companion maximum, the version not lower than the stored one, and a list of the
+    /// same version only with the same bytes (re-uploading the stored list is
+    /// accepted). Nothing is stored on error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownUser`] if no account key is registered for `user`;
+    /// [`Error::Device`] with `Malformed`/`UnknownVersion` for bytes that do not decode,
+    /// `IdentityChanged` for a list of another account key, `BadSignature`,
+    /// `TooManyCompanions`, `Rollback { seen, received }` or `Equivocation { version }`.
+    pub fn upload(&self, user: &str, bytes: &[u8]) -> Result<VerifiedDeviceList> {
+        // Structure first, outside the lock.
+        let list = SignedDeviceList::decode(bytes)?;
+        let mut inner = lock(&self.inner);
+        let registered = inner.accounts.get(user).ok_or(Error::UnknownUser)?;
+        if list.account_identity() != registered {
+            return Err(Error::Device(hush_device::Error::IdentityChanged));
+        }
+        let verified = inner.known.verify(user.as_bytes(), bytes)?;
+        inner.lists.insert(user.to_owned(), bytes.to_vec());
+        Ok(verified)
+    }
+
+    /// The latest accepted list of `user`, as uploaded, if any.
+    #[must_use]
+    pub fn fetch(&self, user: &str) -> Option<Vec<u8>> {
+        lock(&self.inner).lists.get(user).cloned()
+    }
+
+    /// The version of `user`'s latest accepted list, if any.
+    #[must_use]
+    pub fn version(&self, user: &str) -> Option<u64> {
+        lock(&self.inner).known.version_seen(user.as_bytes())
+    }
+
+    /// The account key registered for `user`, if any.
+    #[must_use]
+    pub fn account_key(&self, user: &str) -> Option<IdentityKey> {
+        lock(&self.inner).accounts.get(user).copied()
+    }
+}
+
+fn check_user(user: &str) -> Result<()> {
+    if user.is_empty() || user.len() > MAX_ACCOUNT_ADDRESS_LEN {
+        return Err(Error::InvalidArgument("user name"));
+    }
+    Ok(())
+}

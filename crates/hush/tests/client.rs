@@ -1,0 +1,1340 @@
+//! The client API end to end over `MemoryStore`: Alice (2 devices) and Bob (3 devices)
+//! exchange messages through a tiny in-test "server" (bundles from `hush-prekey`'s
+//! `DeviceKeys`, envelopes handed over by hand).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hush::store::{
+    DeviceListStore, IdentityStore, MemoryStore, PreKeyStore, SenderKeyStore, SessionStore, Store,
+    Transaction,
+};
+use hush::{
+    Address, Device, DeviceEntry, DistributionId, Envelope, Error, GenerateRequest, PreKeyCounts,
+    ReceivedKind, RotationPolicy,
+};
+use hush_core::IdentityKeyPair;
+use hush_prekey::{DeviceKeys, PreKeyUpload, UploadPolicy, validate_upload};
+use hush_test_support::test_rng;
+use rand_chacha::ChaCha20Rng;
+
+const NOW: u64 = 1_700_000_000_000;
+const DAY: u64 = 24 * 60 * 60 * 1000;
+
+type Dev = Device<MemoryStore>;
+
+fn addr(user: &str, id: u32) -> Address {
+    Address::new(user, id).unwrap()
+}
+
+/// The server side of the test: each device's prekeys, and the one-time prekey ids each
+/// upload announced (to look them up in the device's store).
+#[derive(Default)]
+struct Server {
+    keys: BTreeMap<Address, DeviceKeys>,
+    one_time_ids: BTreeMap<Address, Vec<u32>>,
+    kem_ids: BTreeMap<Address, Vec<u32>>,
+}
+
+impl Server {
+    fn upload(&mut self, device: &Dev, upload: &[u8], rng: &mut ChaCha20Rng) {
+        let address = device.address().clone();
+        let policy = UploadPolicy::default();
+        let validated = validate_upload(&device.identity_key(), upload, &policy, NOW, rng).unwrap();
+        let keys = self.keys.entry(address.clone()).or_insert_with(|| {
+            DeviceKeys::new(
+                device.registration_id(),
+                address.device_id(),
+                device.identity_key(),
+            )
+            .unwrap()
+        });
+        keys.apply_upload(&validated).unwrap();
+        let decoded = PreKeyUpload::decode(upload, &policy).unwrap();
+        self.one_time_ids
+            .entry(address.clone())
+            .or_default()
+            .extend(decoded.one_time_prekeys().iter().map(|k| k.id()));
+        let kem = self.kem_ids.entry(address).or_default();
+        kem.extend(decoded.kem_prekeys().iter().map(|k| k.id()));
+        kem.extend(decoded.last_resort_kem_prekey().map(|k| k.id()));
+    }
+
+    fn bundle(&mut self, address: &Address) -> Vec<u8> {
+        self.keys
+            .get_mut(address)
+            .unwrap()
+            .take_bundle()
+            .unwrap()
+            .bundle()
+            .encode()
+    }
+
+    fn bundles(&mut self, addresses: &[Address]) -> Vec<(Address, Vec<u8>)> {
+        addresses
+            .iter()
+            .map(|a| (a.clone(), self.bundle(a)))
+            .collect()
+    }
+}
+
+fn as_refs(bundles: &[(Address, Vec<u8>)]) -> Vec<(Address, &[u8])> {
+    bundles
+        .iter()
+        .map(|(a, b)| (a.clone(), b.as_slice()))
+        .collect()
+}
+
+fn small_batch() -> GenerateRequest {
+    let mut request = GenerateRequest::default();
+    request.one_time_prekeys = 4;
+    request.kem_prekeys = 2;
+    request
+}
+
+/// A primary and `companions` companions (device ids 2..), each with prekeys on the
+/// server, every device holding the account's final list.
+fn account(user: &str, companions: u32, server: &mut Server, rng: &mut ChaCha20Rng) -> Vec<Dev> {
+    let primary = Device::create_account(MemoryStore::new(), user, NOW, rng).unwrap();
+    let mut devices = vec![primary];
+    let mut list = devices[0].own_device_list().unwrap();
+    for device_id in 2..2 + companions {
+        let identity = IdentityKeyPair::generate(rng);
+        let key = identity.identity_key();
+        let companion = Device::create_companion(
+            MemoryStore::new(),
+            user,
+            device_id,
+            identity,
+            *devices[0].account_key(),
+            rng,
+        )
+        .unwrap();
+        let entry = DeviceEntry {
+            device_id,
+            identity_key: key,
+            key_index: 1,
+            added_at_ms: NOW,
+        };
+        list = devices[0].add_companion(entry, NOW, rng).unwrap();
+        devices.push(companion);
+    }
+    for device in &devices[1..] {
+        device.accept_device_list(user, &list, NOW).unwrap();
+    }
+    for device in &devices {
+        let upload = device.generate_prekeys(&small_batch(), NOW, rng).unwrap();
+        server.upload(device, &upload, rng);
+    }
+    devices
+}
+
+/// Every device of `readers` accepts `writer`'s list.
+fn learn(readers: &[Dev], writer: &[Dev]) {
+    let user = writer[0].address().name().to_owned();
+    let list = writer[0].own_device_list().unwrap();
+    for reader in readers {
+        reader.accept_device_list(&user, &list, NOW).unwrap();
+    }
+}
+
+fn find<'d>(devices: &'d [&'d Dev], to: &Address) -> &'d Dev {
+    devices.iter().copied().find(|d| d.address() == to).unwrap()
+}
+
+fn text(kind: &ReceivedKind) -> Vec<u8> {
+    match kind {
+        ReceivedKind::Direct { plaintext } => plaintext.to_vec(),
+        ReceivedKind::SentTranscript { plaintext, .. } => plaintext.to_vec(),
+        other => panic!("not a text: {other:?}"),
+    }
+}
+
+/// Sends `plaintext` from `from` to `user`, fetching the bundles the plan asks for.
+fn send(
+    from: &Dev,
+    user: &str,
+    plaintext: &[u8],
+    server: &mut Server,
+    rng: &mut ChaCha20Rng,
+) -> Vec<Envelope> {
+    let plan = from.prepare_send(user, NOW).unwrap();
+    let bundles = server.bundles(&plan.need_bundles);
+    from.encrypt(user, plaintext, &as_refs(&bundles), NOW, rng)
+        .unwrap()
+}
+
+/// Every record a device's store holds about the given peers, groups and prekey ids,
+/// as bytes: equal snapshots mean the store did not change.
+fn snapshot<S: Store>(
+    store: &S,
+    peers: &[Address],
+    users: &[&str],
+    groups: &[DistributionId],
+    prekey_ids: &[u32],
+) -> Vec<Vec<u8>> {
+    let mut tx = store.transaction().unwrap();
+    let mut out = Vec::new();
+    let account = tx.local_account().unwrap().unwrap();
+    out.push(account.identity.encode().to_vec());
+    out.push(account.user.as_bytes().to_vec());
+    out.push(account.account_key.encode().to_vec());
+    out.push(tx.own_device_list().unwrap().unwrap_or_default());
+    for user in users {
+        out.push(tx.device_list(user).unwrap().unwrap_or_default());
+        out.push(
+            tx.session_devices(user)
+                .unwrap()
+                .iter()
+                .flat_map(|d| d.to_be_bytes())
+                .collect(),
+        );
+    }
+    let own = Address::new(account.user.as_str(), account.device_id).unwrap();
+    for peer in peers.iter().chain([&own]) {
+        out.push(
+            tx.remote_identity(peer)
+                .unwrap()
+                .map(|k| k.encode().to_vec())
+                .unwrap_or_default(),
+        );
+        out.push(
+            tx.session(peer)
+                .unwrap()
+                .map(|r| r.encode().to_vec())
+                .unwrap_or_default(),
+        );
+        for group in groups {
+            out.push(
+                tx.sender_key(peer, *group)
+                    .unwrap()
+                    .map(|r| r.encode().to_vec())
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    for group in groups {
+        out.push(
+            tx.sender_key_tracker(*group)
+                .unwrap()
+                .map(|t| t.encode())
+                .unwrap_or_default(),
+        );
+    }
+    for id in tx.signed_prekey_ids().unwrap() {
+        out.push(tx.signed_prekey(id).unwrap().unwrap().encode().to_vec());
+    }
+    for (id, _) in tx.kem_prekey_ids().unwrap() {
+        out.push(tx.kem_prekey(id).unwrap().unwrap().encode().to_vec());
+    }
+    for &id in prekey_ids {
+        out.push(
+            tx.one_time_prekey(id)
+                .unwrap()
+                .map(|r| r.encode().to_vec())
+                .unwrap_or_default(),
+        );
+    }
+    out.push(tx.one_time_prekey_count().unwrap().to_be_bytes().to_vec());
+    out.push(
+        tx.prekey_id_allocator()
+            .unwrap()
+            .map(|a| a.encode().to_vec())
+            .unwrap_or_default(),
+    );
+    out
+}
+
+struct World {
+    rng: ChaCha20Rng,
+    server: Server,
+    alice: Vec<Dev>,
+    bob: Vec<Dev>,
+}
+
+fn world(seed: u64) -> World {
+    let mut rng = test_rng(seed);
+    let mut server = Server::default();
+    let alice = account("alice", 1, &mut server, &mut rng);
+    let bob = account("bob", 2, &mut server, &mut rng);
+    learn(&alice, &bob);
+    learn(&bob, &alice);
+    World {
+        rng,
+        server,
+        alice,
+        bob,
+    }
+}
+
+fn all<'a>(alice: &'a [Dev], bob: &'a [Dev]) -> Vec<&'a Dev> {
+    alice.iter().chain(bob).collect()
+}
+
+/// Every peer any test uses.
+fn peers() -> Vec<Address> {
+    let mut out = vec![
+        addr("alice", 1),
+        addr("alice", 2),
+        addr("carol", 1),
+        addr("mallory", 1),
+    ];
+    out.extend((1..=4).map(|id| addr("bob", id)));
+    out
+}
+
+fn snap(server: &Server, device: &Dev) -> Vec<Vec<u8>> {
+    let ids = server.one_time_ids[device.address()].clone();
+    snapshot(
+        device.store(),
+        &peers(),
+        &["alice", "bob", "carol"],
+        &[],
+        &ids,
+    )
+}
+
+#[test]
+fn fan_out_reaches_every_device_exactly_once_and_replies_work() {
+    let World {
+        mut rng,
+        mut server,
+        alice,
+        bob,
+    } = world(1);
+    let plan = alice[0].prepare_send("bob", NOW).unwrap();
+    let expected: BTreeSet<Address> = [addr("bob", 1), addr("bob", 2), addr("bob", 3)]
+        .into_iter()
+        .chain([addr("alice", 2)])
+        .collect();
+    assert_eq!(
+        plan.need_bundles.iter().cloned().collect::<BTreeSet<_>>(),
+        expected
+    );
+    let envelopes = send(&alice[0], "bob", b"hello Bob", &mut server, &mut rng);
+    assert_eq!(envelopes.len(), 4);
+    assert_eq!(
+        envelopes
+            .iter()
+            .map(|e| e.to.clone())
+            .collect::<BTreeSet<_>>(),
+        expected
+    );
+    let all = all(&alice, &bob);
+    let from = alice[0].address().clone();
+    for envelope in &envelopes {
+        assert_eq!(envelope.message_type, 3, "first messages");
+        let to = find(&all, &envelope.to);
+        let got = to
+            .decrypt(&from, envelope.message_type, &envelope.body, NOW, &mut rng)
+            .unwrap();
+        assert_eq!(got.from, from);
+        match &got.kind {
+            ReceivedKind::Direct { plaintext } => {
+                assert_eq!(envelope.to.name(), "bob");
+                assert_eq!(plaintext.as_slice(), b"hello Bob");
+            }
+            ReceivedKind::SentTranscript { to_user, plaintext } => {
+                assert_eq!(envelope.to, addr("alice", 2));
+                assert_eq!(to_user, "bob");
+                assert_eq!(plaintext.as_slice(), b"hello Bob");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // Exactly once: the same envelope again is a duplicate.
+        let again = to.decrypt(&from, envelope.message_type, &envelope.body, NOW, &mut rng);
+        assert!(
+            matches!(
+                again,
+                Err(Error::Session(hush_ratchet::Error::DuplicateMessage { .. }))
+            ),
+            "{again:?}"
+        );
+    }
+
+    // Bob's second device replies: Alice's two devices and Bob's other two get it.
+    let reply = send(&bob[1], "alice", b"hi Alice", &mut server, &mut rng);
+    assert_eq!(
+        reply.iter().map(|e| e.to.clone()).collect::<BTreeSet<_>>(),
+        [
+            addr("alice", 1),
+            addr("alice", 2),
+            addr("bob", 1),
+            addr("bob", 3)
+        ]
+        .into_iter()
+        .collect()
+    );
+    for envelope in &reply {
+        let to = find(&all, &envelope.to);
+        let got = to
+            .decrypt(
+                bob[1].address(),
+                envelope.message_type,
+                &envelope.body,
+                NOW,
+                &mut rng,
+            )
+            .unwrap();
+        assert_eq!(text(&got.kind), b"hi Alice");
+        // The session with alice.1 existed (alice.1 started it): a normal message.
+        if envelope.to == addr("alice", 1) {
+            assert_eq!(envelope.message_type, 2);
+        }
+    }
+
+    // Alice needs no bundle now, and bob.2 (who answered) gets a normal message.
+    assert!(
+        alice[0]
+            .prepare_send("bob", NOW)
+            .unwrap()
+            .need_bundles
+            .is_empty()
+    );
+    let second = alice[0]
+        .encrypt("bob", b"again", &[], NOW, &mut rng)
+        .unwrap();
+    assert_eq!(second.len(), 4);
+    for envelope in &second {
+        if envelope.to == addr("bob", 2) {
+            assert_eq!(envelope.message_type, 2);
+        }
+        let to = find(&all, &envelope.to);
+        let got = to
+            .decrypt(&from, envelope.message_type, &envelope.body, NOW, &mut rng)
+            .unwrap();
+        assert_eq!(text(&got.kind), b"again");
+    }
+}
+
+#[test]
+fn missing_bundle_stops_the_whole_send() {
+    let World {
+        mut rng,
+        mut server,
+        alice,
+        ..
+    } = world(2);
+    let before = snap(&server, &alice[0]);
+    let mut bundles = server.bundles(&[addr("bob", 1), addr("bob", 2), addr("alice", 2)]);
+    let result = alice[0].encrypt("bob", b"x", &as_refs(&bundles), NOW, &mut rng);
+    assert_eq!(
+        result,
+        Err(Error::MissingBundle {
+            address: addr("bob", 3)
+        })
+    );
+    assert_eq!(snap(&server, &alice[0]), before);
+    bundles.extend(server.bundles(&[addr("bob", 3)]));
+    assert_eq!(
+        alice[0]
+            .encrypt("bob", b"x", &as_refs(&bundles), NOW, &mut rng)
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+#[test]
+fn a_device_not_on_the_list_never_receives_and_is_refused() {
+    let World {
+        mut rng,
+        mut server,
+        alice,
+        bob,
+    } = world(3);
+    // A device claiming to be bob.4, never added to Bob's list.
+    let rogue_identity = IdentityKeyPair::generate(&mut rng);
+    let rogue = Device::create_companion(
+        MemoryStore::new(),
+        "bob",
+        4,
+        rogue_identity,
+        *bob[0].account_key(),
+        &mut rng,
+    )
+    .unwrap();
+    let upload = rogue
+        .generate_prekeys(&small_batch(), NOW, &mut rng)
+        .unwrap();
+    server.upload(&rogue, &upload, &mut rng);
+    rogue
+        .accept_device_list("bob", &bob[0].own_device_list().unwrap(), NOW)
+        .unwrap();
+    learn(std::slice::from_ref(&rogue), &alice);
+
+    // Alice never sends to it.
+    let plan = alice[0].prepare_send("bob", NOW).unwrap();
+    assert!(!plan.need_bundles.contains(&addr("bob", 4)));
+    let envelopes = send(&alice[0], "bob", b"hi", &mut server, &mut rng);
+    assert!(envelopes.iter().all(|e| e.to != addr("bob", 4)));
+
+    // Its messages are refused, and change nothing.
+    let from_rogue = send(&rogue, "alice", b"trust me", &mut server, &mut rng);
+    let to_alice = from_rogue
+        .iter()
+        .find(|e| e.to == addr("alice", 1))
+        .unwrap();
+    let before = snap(&server, &alice[0]);
+    let got = alice[0].decrypt(
+        rogue.address(),
+        to_alice.message_type,
+        &to_alice.body,
+        NOW,
+        &mut rng,
+    );
+    assert_eq!(
+        got,
+        Err(Error::UntrustedDevice {
+            address: addr("bob", 4)
+        })
+    );
+    assert_eq!(snap(&server, &alice[0]), before);
+
+    // A message from bob.1's session presented as coming from bob.2 is refused too.
+    let genuine = send(&bob[0], "alice", b"from 1", &mut server, &mut rng);
+    let e = genuine.iter().find(|e| e.to == addr("alice", 1)).unwrap();
+    let got = alice[0].decrypt(&addr("bob", 2), e.message_type, &e.body, NOW, &mut rng);
+    assert_eq!(
+        got,
+        Err(Error::UntrustedDevice {
+            address: addr("bob", 2)
+        })
+    );
+    assert_eq!(snap(&server, &alice[0]), before);
+
+    // A user whose list was never accepted: NoDeviceList, nothing stored.
+    let mut carol = account("carol", 0, &mut server, &mut rng);
+    learn(&carol, &alice);
+    let from_carol = send(&carol[0], "alice", b"hey", &mut server, &mut rng);
+    let e = from_carol
+        .iter()
+        .find(|e| e.to == addr("alice", 1))
+        .unwrap();
+    let got = alice[0].decrypt(carol[0].address(), e.message_type, &e.body, NOW, &mut rng);
+    assert_eq!(got, Err(Error::NoDeviceList));
+    assert_eq!(snap(&server, &alice[0]), before);
+    // After accepting Carol's list the same bytes decrypt.
+    learn(&alice[..1], &carol[..]);
+    let got = alice[0]
+        .decrypt(carol[0].address(), e.message_type, &e.body, NOW, &mut rng)
+        .unwrap();
+    assert_eq!(text(&got.kind), b"hey");
+    // A sent transcript from another account is refused.
+    drop(carol.pop());
+}
+
+#[test]
+fn failed_decrypts_leave_the_store_unchanged() {
+    let World {
+        mut rng,
+        mut server,
+        alice,
+        bob,
+    } = world(4);
+    let from = alice[0].address().clone();
+    let first = send(&alice[0], "bob", b"one", &mut server, &mut rng);
+    let e = first
+        .iter()
+        .find(|e| e.to == addr("bob", 1))
+        .unwrap()
+        .clone();
+    let bob1 = &bob[0];
+
+    // Tampered first message (would consume prekeys if it were accepted), garbage, a
+    // wrong type.
+    let before = snap(&server, bob1);
+    let mut tampered = e.body.clone();
+    let last = tampered.len() - 3;
+    tampered[last] ^= 1;
+    for (message_type, body) in [
+        (3, tampered.clone()),
+        (3, vec![0x44; 40]),
+        (2, vec![]),
+        (2, e.body.clone()),
+        (7, e.body.clone()),
+        (3, e.body[..e.body.len() - 1].to_vec()),
+    ] {
+        assert!(
+            bob1.decrypt(&from, message_type, &body, NOW, &mut rng)
+                .is_err()
+        );
+        assert_eq!(snap(&server, bob1), before, "type {message_type}");
+    }
+    bob1.decrypt(&from, e.message_type, &e.body, NOW, &mut rng)
+        .unwrap();
+    assert_ne!(snap(&server, bob1), before);
+
+    // Replay, and a tampered normal message, after the session exists.
+    let after = snap(&server, bob1);
+    assert!(
+        bob1.decrypt(&from, e.message_type, &e.body, NOW, &mut rng)
+            .is_err()
+    );
+    assert_eq!(snap(&server, bob1), after);
+    let reply = send(bob1, "alice", b"ack", &mut server, &mut rng);
+    let to_alice = reply.iter().find(|e| e.to == from).unwrap();
+    alice[0]
+        .decrypt(
+            bob1.address(),
+            to_alice.message_type,
+            &to_alice.body,
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    let normal = send(&alice[0], "bob", b"two", &mut server, &mut rng);
+    let n = normal.iter().find(|e| e.to == addr("bob", 1)).unwrap();
+    assert_eq!(n.message_type, 2);
+    let before = snap(&server, bob1);
+    for i in [0, n.body.len() / 2, n.body.len() - 1] {
+        let mut body = n.body.clone();
+        body[i] ^= 0x80;
+        assert!(bob1.decrypt(&from, 2, &body, NOW, &mut rng).is_err());
+        assert_eq!(snap(&server, bob1), before);
+    }
+    let got = bob1.decrypt(&from, 2, &n.body, NOW, &mut rng).unwrap();
+    assert_eq!(text(&got.kind), b"two");
+    assert_eq!(
+        bob1.decrypt(&from, 2, &n.body, NOW, &mut rng),
+        Err(Error::Session(hush_ratchet::Error::DuplicateMessage {
+            // Bob's reply ratcheted Alice onto a new chain: her next message is its first.
+            counter: 0
+        }))
+    );
+}
+
+#[test]
+fn one_time_prekeys_are_consumed_exactly_once() {
+    let World {
+        mut rng,
+        mut server,
+        alice,
+        bob,
+    } = world(5);
+    let count = |d: &Dev| {
+        let mut tx = d.store().transaction().unwrap();
+        (
+            tx.one_time_prekey_count().unwrap(),
+            tx.kem_prekey_ids().unwrap().len(),
+        )
+    };
+    let bob1 = &bob[0];
+    assert_eq!(count(bob1), (4, 3));
+    let mut bundle_ids = Vec::new();
+    for sender in &alice {
+        let plan = sender.prepare_send("bob", NOW).unwrap();
+        let bundles = server.bundles(&plan.need_bundles);
+        let b1 = hush_prekey::PreKeyBundle::decode(
+            &bundles
+                .iter()
+                .find(|(a, _)| *a == addr("bob", 1))
+                .unwrap()
+                .1,
+        )
+        .unwrap();
+        let one_time = b1.one_time_prekey().unwrap().id();
+        bundle_ids.push((one_time, b1.kem_prekey_id()));
+        let envelopes = sender
+            .encrypt("bob", b"x", &as_refs(&bundles), NOW, &mut rng)
+            .unwrap();
+        let e = envelopes.iter().find(|e| e.to == addr("bob", 1)).unwrap();
+        bob1.decrypt(sender.address(), 3, &e.body, NOW, &mut rng)
+            .unwrap();
+        let mut tx = bob1.store().transaction().unwrap();
+        assert!(tx.one_time_prekey(one_time).unwrap().is_none());
+        assert!(tx.kem_prekey(b1.kem_prekey_id()).unwrap().is_none());
+        drop(tx);
+        // A second copy of the same first message consumes nothing more.
+        assert!(
+            bob1.decrypt(sender.address(), 3, &e.body, NOW, &mut rng)
+                .is_err()
+        );
+    }
+    assert_ne!(bundle_ids[0], bundle_ids[1]);
+    assert_eq!(count(bob1), (2, 1));
+}
+
+#[test]
+fn last_resort_first_message_is_refused_the_second_time() {
+    let World {
+        mut rng,
+        mut server,
+        alice,
+        bob,
+    } = world(6);
+    // Drain bob.1's one-time keys on the server: the next bundle has none and carries
+    // the last-resort KEM key.
+    for _ in 0..4 {
+        server.bundle(&addr("bob", 1));
+    }
+    let bundle = server.bundle(&addr("bob", 1));
+    let decoded = hush_prekey::PreKeyBundle::decode(&bundle).unwrap();
+    assert!(decoded.one_time_prekey().is_none());
+    let mut bundles = vec![(addr("bob", 1), bundle)];
+    bundles.extend(server.bundles(&[addr("bob", 2), addr("bob", 3), addr("alice", 2)]));
+    let envelopes = alice[0]
+        .encrypt("bob", b"lr", &as_refs(&bundles), NOW, &mut rng)
+        .unwrap();
+    let e = envelopes.iter().find(|e| e.to == addr("bob", 1)).unwrap();
+    let bob1 = &bob[0];
+    let from = alice[0].address().clone();
+    bob1.decrypt(&from, 3, &e.body, NOW, &mut rng).unwrap();
+    // The last-resort key stays.
+    let mut tx = bob1.store().transaction().unwrap();
+    assert!(tx.kem_prekey(decoded.kem_prekey_id()).unwrap().is_some());
+    // Forget the session, as if it had been archived away: the replay must still fail.
+    tx.remove_session(&from).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        bob1.decrypt(&from, 3, &e.body, NOW, &mut rng),
+        Err(Error::Session(hush_ratchet::Error::ReusedBaseKey))
+    );
+}
+
+#[test]
+fn bundle_with_another_identity_is_refused() {
+    let World {
+        mut rng,
+        mut server,
+        alice,
+        ..
+    } = world(7);
+    let mut mallory = account("mallory", 0, &mut server, &mut rng);
+    let before = snap(&server, &alice[0]);
+    let mut bundles = server.bundles(&[addr("bob", 2), addr("bob", 3), addr("alice", 2)]);
+    // Mallory's bundle (device id 1, her identity) offered as bob.1's.
+    bundles.push((addr("bob", 1), server.bundle(&addr("mallory", 1))));
+    assert_eq!(
+        alice[0].encrypt("bob", b"x", &as_refs(&bundles), NOW, &mut rng),
+        Err(Error::UntrustedDevice {
+            address: addr("bob", 1)
+        })
+    );
+    // bob.2's bundle offered as bob.1's: wrong device id.
+    let last = bundles.len() - 1;
+    bundles[last].1 = server.bundle(&addr("bob", 2));
+    assert!(matches!(
+        alice[0].encrypt("bob", b"x", &as_refs(&bundles), NOW, &mut rng),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(snap(&server, &alice[0]), before);
+    drop(mallory.pop());
+}
+
+#[test]
+fn identity_changes_surface_and_commit_nothing() {
+    let World {
+        mut rng,
+        mut server,
+        alice,
+        bob,
+    } = world(8);
+    // Sessions both ways between alice.1 and bob.3.
+    let first = send(&alice[0], "bob", b"one", &mut server, &mut rng);
+    let e = first.iter().find(|e| e.to == addr("bob", 3)).unwrap();
+    bob[2]
+        .decrypt(alice[0].address(), 3, &e.body, NOW, &mut rng)
+        .unwrap();
+
+    // Bob's primary replaces device 3 with a new device (new identity key) under the
+    // same id; Alice accepts the new list (same account key, higher version).
+    let new_identity = IdentityKeyPair::generate(&mut rng);
+    let new_key = new_identity.identity_key();
+    let new3 = Device::create_companion(
+        MemoryStore::new(),
+        "bob",
+        3,
+        new_identity,
+        *bob[0].account_key(),
+        &mut rng,
+    )
+    .unwrap();
+    bob[0].remove_companion(3, NOW, &mut rng).unwrap();
+    let list = bob[0]
+        .add_companion(
+            DeviceEntry {
+                device_id: 3,
+                identity_key: new_key,
+                key_index: 1,
+                added_at_ms: NOW,
+            },
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    new3.accept_device_list("bob", &list, NOW).unwrap();
+    let upload = new3
+        .generate_prekeys(&small_batch(), NOW, &mut rng)
+        .unwrap();
+    server.keys.remove(&addr("bob", 3));
+    server.upload(&new3, &upload, &mut rng);
+    learn(&alice, &bob);
+    learn(std::slice::from_ref(&new3), &alice);
+
+    // Sending: refused for bob.3, nothing stored.
+    let before = snap(&server, &alice[0]);
+    let bundles = server.bundles(&[addr("bob", 3)]);
+    let changed = Err(Error::IdentityChanged {
+        address: addr("bob", 3),
+    });
+    assert_eq!(
+        alice[0].encrypt("bob", b"two", &as_refs(&bundles), NOW, &mut rng),
+        changed
+    );
+    assert_eq!(snap(&server, &alice[0]), before);
+
+    // Receiving from the new device: refused, nothing stored.
+    let from_new = send(&new3, "alice", b"new me", &mut server, &mut rng);
+    let e = from_new.iter().find(|e| e.to == addr("alice", 1)).unwrap();
+    assert_eq!(
+        alice[0].decrypt(new3.address(), 3, &e.body, NOW, &mut rng),
+        changed
+            .clone()
+            .map(|_: Vec<Envelope>| unreachable_received())
+    );
+    assert_eq!(snap(&server, &alice[0]), before);
+
+    // The person accepts: both directions work.
+    alice[0].accept_identity(&addr("bob", 3), &new_key).unwrap();
+    let got = alice[0]
+        .decrypt(new3.address(), 3, &e.body, NOW, &mut rng)
+        .unwrap();
+    assert_eq!(text(&got.kind), b"new me");
+    let out = alice[0]
+        .encrypt("bob", b"welcome", &[], NOW, &mut rng)
+        .unwrap();
+    let e = out.iter().find(|e| e.to == addr("bob", 3)).unwrap();
+    let got = new3
+        .decrypt(alice[0].address(), e.message_type, &e.body, NOW, &mut rng)
+        .unwrap();
+    assert_eq!(text(&got.kind), b"welcome");
+}
+
+fn unreachable_received() -> hush::Received {
+    unreachable!("only used to type an Err")
+}
+
+#[test]
+fn account_key_change_is_refused_until_accepted() {
+    let World {
+        mut rng,
+        server,
+        alice,
+        bob,
+    } = world(9);
+    // Bob reinstalls: a new account key signs a new list.
+    let mut other_server = Server::default();
+    let new_bob = account("bob", 0, &mut other_server, &mut rng);
+    let list = new_bob[0].own_device_list().unwrap();
+    let before = snap(&server, &alice[0]);
+    assert_eq!(
+        alice[0].accept_device_list("bob", &list, NOW),
+        Err(Error::Device(hush_device::Error::IdentityChanged))
+    );
+    assert_eq!(snap(&server, &alice[0]), before);
+    // Rollback: an older list of the old account is refused too.
+    let old = bob[0].own_device_list().unwrap();
+    bob[0].remove_companion(2, NOW, &mut rng).unwrap();
+    learn(&alice, &bob);
+    assert!(matches!(
+        alice[0].accept_device_list("bob", &old, NOW),
+        Err(Error::Device(hush_device::Error::Rollback { .. }))
+    ));
+    // Accepting the change.
+    let to = alice[0]
+        .accept_changed_device_list("bob", &list, NOW)
+        .unwrap();
+    assert_eq!(to, vec![addr("bob", 1)]);
+    assert_eq!(
+        alice[0].prepare_send("bob", NOW).unwrap().need_bundles,
+        vec![addr("bob", 1), addr("alice", 2)]
+    );
+}
+
+#[test]
+fn groups_distribute_only_to_devices_lacking_the_chain() {
+    let World {
+        mut rng,
+        mut server,
+        alice,
+        bob,
+    } = world(10);
+    let mut carol = account("carol", 0, &mut server, &mut rng);
+    learn(&alice, &carol);
+    learn(&carol, &alice);
+    learn(&carol, &bob);
+    let group = DistributionId::generate(&mut rng);
+    let sender = &alice[0];
+    let mut all: Vec<&Dev> = alice.iter().chain(&bob).collect();
+    all.push(&carol[0]);
+
+    let deliver = |all: &[&Dev], envelopes: &[Envelope], rng: &mut ChaCha20Rng| {
+        for e in envelopes {
+            let got = find(all, &e.to)
+                .decrypt(sender.address(), e.message_type, &e.body, NOW, rng)
+                .unwrap();
+            assert_eq!(
+                got.kind,
+                ReceivedKind::GroupDistribution {
+                    distribution_id: group
+                }
+            );
+        }
+    };
+    let read = |all: &[&Dev], to: &Address, message: &[u8]| {
+        find(all, to)
+            .decrypt_group(sender.address(), message, NOW)
+            .map(|g| g.plaintext.to_vec())
+    };
+
+    // First send: every member device (Bob's three, Alice's other) lacks the chain.
+    let plan = sender.prepare_group_send(group, &["bob"], NOW).unwrap();
+    assert_eq!(plan.need_bundles.len(), 4);
+    let bundles = server.bundles(&plan.need_bundles);
+    let first = sender
+        .send_group(group, &["bob"], b"g1", &as_refs(&bundles), NOW, &mut rng)
+        .unwrap();
+    let to: BTreeSet<_> = first.distributions.iter().map(|e| e.to.clone()).collect();
+    assert_eq!(
+        to,
+        [
+            addr("alice", 2),
+            addr("bob", 1),
+            addr("bob", 2),
+            addr("bob", 3)
+        ]
+        .into_iter()
+        .collect()
+    );
+    deliver(&all, &first.distributions, &mut rng);
+    for device in &to {
+        assert_eq!(read(&all, device, &first.group_message).unwrap(), b"g1");
+    }
+
+    // Second send: nobody needs it again.
+    let second = sender
+        .send_group(group, &["bob"], b"g2", &[], NOW, &mut rng)
+        .unwrap();
+    assert!(second.distributions.is_empty());
+    assert_eq!(
+        read(&all, &addr("bob", 2), &second.group_message).unwrap(),
+        b"g2"
+    );
+
+    // Carol joins: only her device gets the distribution message.
+    let plan = sender
+        .prepare_group_send(group, &["bob", "carol"], NOW)
+        .unwrap();
+    assert_eq!(plan.need_bundles, vec![addr("carol", 1)]);
+    let bundles = server.bundles(&plan.need_bundles);
+    let third = sender
+        .send_group(
+            group,
+            &["bob", "carol"],
+            b"g3",
+            &as_refs(&bundles),
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    assert_eq!(
+        third
+            .distributions
+            .iter()
+            .map(|e| e.to.clone())
+            .collect::<Vec<_>>(),
+        vec![addr("carol", 1)]
+    );
+    deliver(&all, &third.distributions, &mut rng);
+    assert_eq!(
+        read(&all, &addr("carol", 1), &third.group_message).unwrap(),
+        b"g3"
+    );
+    assert_eq!(
+        read(&all, &addr("bob", 3), &third.group_message).unwrap(),
+        b"g3"
+    );
+
+    // Bob is removed: the chain rotates; the remaining devices get the new one, Bob's
+    // devices cannot read the next message.
+    assert!(sender.remove_group_member(group, "bob").unwrap());
+    let fourth = sender
+        .send_group(group, &["carol"], b"g4", &[], NOW, &mut rng)
+        .unwrap();
+    assert_eq!(
+        fourth
+            .distributions
+            .iter()
+            .map(|e| e.to.clone())
+            .collect::<BTreeSet<_>>(),
+        [addr("alice", 2), addr("carol", 1)].into_iter().collect()
+    );
+    deliver(&all, &fourth.distributions, &mut rng);
+    assert_eq!(
+        read(&all, &addr("carol", 1), &fourth.group_message).unwrap(),
+        b"g4"
+    );
+    assert_eq!(
+        read(&all, &addr("alice", 2), &fourth.group_message).unwrap(),
+        b"g4"
+    );
+    for id in 1..=3 {
+        let bob = addr("bob", id);
+        let store_before = snapshot(
+            find(&all, &bob).store(),
+            &[sender.address().clone()],
+            &["alice"],
+            &[group],
+            &[],
+        );
+        assert!(matches!(
+            read(&all, &bob, &fourth.group_message),
+            Err(Error::Group(hush_group::Error::NoSenderKeyState { .. }))
+        ));
+        let store_after = snapshot(
+            find(&all, &bob).store(),
+            &[sender.address().clone()],
+            &["alice"],
+            &[group],
+            &[],
+        );
+        assert_eq!(store_before, store_after);
+    }
+
+    // Leaving a member out of the list does the same as removing it.
+    let fifth = sender
+        .send_group(group, &[], b"g5", &[], NOW, &mut rng)
+        .unwrap();
+    assert_eq!(
+        fifth
+            .distributions
+            .iter()
+            .map(|e| e.to.clone())
+            .collect::<Vec<_>>(),
+        vec![addr("alice", 2)]
+    );
+    deliver(&all, &fifth.distributions, &mut rng);
+    assert!(read(&all, &addr("carol", 1), &fifth.group_message).is_err());
+    assert_eq!(
+        read(&all, &addr("alice", 2), &fifth.group_message).unwrap(),
+        b"g5"
+    );
+    drop(carol.pop());
+}
+
+#[test]
+fn group_message_from_a_device_off_the_list_is_refused() {
+    let World {
+        mut rng,
+        mut server,
+        alice,
+        bob,
+    } = world(11);
+    let group = DistributionId::generate(&mut rng);
+    let plan = bob[2].prepare_group_send(group, &["alice"], NOW).unwrap();
+    let bundles = server.bundles(&plan.need_bundles);
+    let sent = bob[2]
+        .send_group(group, &["alice"], b"hi", &as_refs(&bundles), NOW, &mut rng)
+        .unwrap();
+    let e = sent
+        .distributions
+        .iter()
+        .find(|e| e.to == addr("alice", 1))
+        .unwrap();
+    alice[0]
+        .decrypt(bob[2].address(), e.message_type, &e.body, NOW, &mut rng)
+        .unwrap();
+    assert_eq!(
+        alice[0]
+            .decrypt_group(bob[2].address(), &sent.group_message, NOW)
+            .unwrap()
+            .plaintext
+            .as_slice(),
+        b"hi"
+    );
+    // Bob removes device 3; Alice learns the new list.
+    bob[0].remove_companion(3, NOW, &mut rng).unwrap();
+    learn(&alice, &bob);
+    let again = bob[2]
+        .send_group(group, &["alice"], b"still here", &[], NOW, &mut rng)
+        .unwrap();
+    assert_eq!(
+        alice[0].decrypt_group(bob[2].address(), &again.group_message, NOW),
+        Err(Error::UntrustedDevice {
+            address: addr("bob", 3)
+        })
+        .map(|()| unreachable_group())
+    );
+}
+
+fn unreachable_group() -> hush::GroupReceived {
+    unreachable!("only used to type an Err")
+}
+
+#[test]
+fn prekey_rotation_follows_the_policy() {
+    let mut rng = test_rng(12);
+    let device = Device::create_account(MemoryStore::new(), "dora", NOW, &mut rng).unwrap();
+    let mut policy = RotationPolicy::default();
+    policy.one_time_low_water = 2;
+    policy.one_time_target = 3;
+    let counts = PreKeyCounts {
+        one_time: 5,
+        kem: 5,
+    };
+    // No keys at all: a signed prekey and a last-resort KEM key are due.
+    let first = device
+        .rotate_prekeys(&policy, counts, NOW, &mut rng)
+        .unwrap()
+        .unwrap();
+    let upload = PreKeyUpload::decode(&first, &UploadPolicy::default()).unwrap();
+    assert!(upload.signed_prekey().is_some());
+    assert!(upload.last_resort_kem_prekey().is_some());
+    assert!(upload.one_time_prekeys().is_empty());
+    let first_signed = upload.signed_prekey().unwrap().id();
+    // Nothing due a day later with enough one-time keys on the server.
+    assert_eq!(
+        device
+            .rotate_prekeys(&policy, counts, NOW + DAY, &mut rng)
+            .unwrap(),
+        None
+    );
+    // Server running low: replenish up to the target, no new signed key.
+    let low = PreKeyCounts {
+        one_time: 1,
+        kem: 0,
+    };
+    let refill = device
+        .rotate_prekeys(&policy, low, NOW + DAY, &mut rng)
+        .unwrap()
+        .unwrap();
+    let upload = PreKeyUpload::decode(&refill, &UploadPolicy::default()).unwrap();
+    assert!(upload.signed_prekey().is_none());
+    assert_eq!(upload.one_time_prekeys().len(), 2);
+    assert_eq!(upload.kem_prekeys().len(), 3);
+    // Two days on: a new signed key; the old one is kept for the grace period...
+    let rotated = device
+        .rotate_prekeys(&policy, counts, NOW + 2 * DAY, &mut rng)
+        .unwrap()
+        .unwrap();
+    let upload = PreKeyUpload::decode(&rotated, &UploadPolicy::default()).unwrap();
+    assert_ne!(upload.signed_prekey().unwrap().id(), first_signed);
+    let ids = |d: &Dev| {
+        d.store()
+            .transaction()
+            .unwrap()
+            .signed_prekey_ids()
+            .unwrap()
+    };
+    assert_eq!(ids(&device).len(), 2);
+    // ...and deleted once it is over (the rotation then also makes a new key).
+    device
+        .rotate_prekeys(&policy, counts, NOW + 40 * DAY, &mut rng)
+        .unwrap();
+    let left = ids(&device);
+    assert!(!left.contains(&first_signed), "{left:?}");
+}
+
+#[test]
+fn accounts_open_and_refuse_bad_arguments() {
+    let mut rng = test_rng(13);
+    assert!(matches!(
+        Device::open(MemoryStore::new()),
+        Err(Error::NoAccount)
+    ));
+    assert!(matches!(
+        Device::create_account(MemoryStore::new(), "", NOW, &mut rng),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        Device::create_account(MemoryStore::new(), &"x".repeat(65), NOW, &mut rng),
+        Err(Error::InvalidArgument(_))
+    ));
+    let device = Device::create_account(MemoryStore::new(), "erin", NOW, &mut rng).unwrap();
+    let key = device.identity_key();
+    assert_eq!(*device.account_key(), key);
+    assert_eq!(device.address(), &addr("erin", 1));
+    assert!((1..=16_380).contains(&device.registration_id()));
+    let debug = format!("{device:?}");
+    assert!(
+        debug.starts_with("Device { address: DeviceAddress(erin.1), identity_key: "),
+        "{debug}"
+    );
+    assert!(debug.ends_with(", .. }"), "{debug}");
+    // Reopening the same store gives the same device.
+    let store = MemoryStore::new();
+    let created = Device::create_account(store, "fred", NOW, &mut rng).unwrap();
+    let key = created.identity_key();
+    let list = created.own_device_list().unwrap();
+    // A store moves into its device; simulate reopening through a fresh device on a
+    // store that already has an account.
+    let mut tx = created.store().transaction().unwrap();
+    assert!(tx.local_account().unwrap().is_some());
+    drop(tx);
+    assert_eq!(
+        hush_device::SignedDeviceList::decode(&list)
+            .unwrap()
+            .devices()[0]
+            .identity_key,
+        key
+    );
+    assert!(matches!(
+        created.encrypt("nobody", b"x", &[], NOW, &mut rng),
+        Err(Error::NoDeviceList)
+    ));
+    assert!(matches!(
+        created.encrypt(
+            "fred",
+            &vec![0; hush::limits::MAX_PLAINTEXT_LEN + 1],
+            &[],
+            NOW,
+            &mut rng
+        ),
+        Err(Error::InvalidArgument(_))
+    ));
+    // A companion refuses an own-account list signed by another account key.
+    let stranger = Device::create_companion(
+        MemoryStore::new(),
+        "fred",
+        2,
+        IdentityKeyPair::generate(&mut rng),
+        key,
+        &mut rng,
+    )
+    .unwrap();
+    let other = Device::create_account(MemoryStore::new(), "fred", NOW, &mut rng).unwrap();
+    assert_eq!(
+        stranger.accept_device_list("fred", &other.own_device_list().unwrap(), NOW),
+        Err(Error::Device(hush_device::Error::IdentityChanged))
+    );
+    assert!(matches!(
+        stranger.own_device_list(),
+        Err(Error::NoDeviceList)
+    ));
+    assert_eq!(
+        stranger.accept_device_list("fred", &list, NOW).unwrap(),
+        vec![addr("fred", 1)]
+    );
+    assert!(matches!(
+        stranger.add_companion(
+            DeviceEntry {
+                device_id: 3,
+                identity_key: key,
+                key_index: 1,
+                added_at_ms: NOW
+            },
+            NOW,
+            &mut rng
+        ),
+        Err(Error::InvalidArgument(_))
+    ));
+    // A note to self with no other device sends nothing.
+    assert!(
+        created
+            .encrypt("fred", b"note", &[], NOW, &mut rng)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// One message in flight: who sent it, the envelope, and what the receiver must see.
+struct InFlight {
+    from: Address,
+    envelope: Envelope,
+    text: Vec<u8>,
+    transcript: bool,
+}
+
+fn shuffle<T>(items: &mut [T], rng: &mut ChaCha20Rng) {
+    use rand_core::Rng as _;
+    for i in (1..items.len()).rev() {
+        let j = usize::try_from(rng.next_u64() % (i as u64 + 1)).unwrap();
+        items.swap(i, j);
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    /// Random sends between Alice's 2 and Bob's 3 devices, delivered in random order,
+    /// some late, some never: every delivered message decrypts exactly once to what was
+    /// sent, every second copy is refused, and nothing is lost for later messages.
+    #[test]
+    fn random_sends_and_deliveries_are_exactly_once(
+        seed in 100u64..10_000,
+        rounds in proptest::collection::vec(
+            (
+                proptest::collection::vec(0usize..5, 1..4),
+                proptest::collection::vec(0u8..4, 12),
+            ),
+            1..4,
+        ),
+    ) {
+        let World { mut rng, mut server, alice, bob } = world(seed);
+        let devices = all(&alice, &bob);
+        let mut pool: Vec<InFlight> = Vec::new();
+        let mut counter = 0u32;
+        let mut delivered = 0usize;
+        for (senders, actions) in &rounds {
+            for &s in senders {
+                let sender = devices[s];
+                let to_user = if sender.address().name() == "alice" { "bob" } else { "alice" };
+                counter += 1;
+                let text = format!("message {counter}").into_bytes();
+                for envelope in send(sender, to_user, &text, &mut server, &mut rng) {
+                    let transcript = envelope.to.name() == sender.address().name();
+                    pool.push(InFlight {
+                        from: sender.address().clone(),
+                        envelope,
+                        text: text.clone(),
+                        transcript,
+                    });
+                }
+            }
+            shuffle(&mut pool, &mut rng);
+            let mut kept = Vec::new();
+            for (i, message) in pool.drain(..).enumerate() {
+                match actions[i % actions.len()] {
+                    0 => kept.push(message),
+                    1 => {} // lost
+                    _ => {
+                        deliver_twice(&devices, &message, &mut rng);
+                        delivered += 1;
+                    }
+                }
+            }
+            pool = kept;
+        }
+        for message in &pool {
+            deliver_twice(&devices, message, &mut rng);
+            delivered += 1;
+        }
+        proptest::prop_assert!(delivered <= usize::try_from(counter).unwrap() * 4);
+    }
+}
+
+fn deliver_twice(devices: &[&Dev], message: &InFlight, rng: &mut ChaCha20Rng) {
+    let to = find(devices, &message.envelope.to);
+    let e = &message.envelope;
+    let got = to
+        .decrypt(&message.from, e.message_type, &e.body, NOW, rng)
+        .unwrap();
+    assert_eq!(got.from, message.from);
+    assert_eq!(text(&got.kind), message.text);
+    assert_eq!(
+        matches!(got.kind, ReceivedKind::SentTranscript { .. }),
+        message.transcript
+    );
+    assert!(
+        to.decrypt(&message.from, e.message_type, &e.body, NOW, rng)
+            .is_err()
+    );
+}
