@@ -17,7 +17,6 @@ use clap::{Parser, Subcommand};
 
 mod backup;
 mod demo;
-mod demo_sessions;
 mod interop;
 mod link;
 mod prekeys;

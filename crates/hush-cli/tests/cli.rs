@@ -367,7 +367,25 @@ fn demo_checks_itself_and_succeeds() {
     let out = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{out}");
     assert!(!out.contains("FAIL"), "{out}");
-    assert!(out.contains("checks held"), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("All ") && last.ends_with(" checks held."),
+        "{out}"
+    );
+    // The linking QR code is drawn with block characters.
+    assert!(
+        out.lines().filter(|l| l.contains('\u{2588}')).count() > 10,
+        "{out}"
+    );
+    // What the server saw is sizes only: no line about it quotes a message.
+    let server_lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("the server sees"))
+        .collect();
+    assert!(server_lines.len() > 10, "{out}");
+    for line in server_lines {
+        assert!(!line.contains('"') && !line.contains("Bob!"), "{line}");
+    }
     // The safety number is shown as 12 blocks of 5 digits, the same on both screens.
     let screens: Vec<&str> = out
         .lines()

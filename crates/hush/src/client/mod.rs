@@ -21,17 +21,20 @@
 //!   then calls [`Device::decrypt`] again with the same bytes. A device that is not on
 //!   its user's list gives [`Error::UntrustedDevice`].
 
+pub mod backup;
 pub mod content;
+mod linking;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hush_core::rng::CryptoRng;
 use hush_core::{IdentityKey, IdentityKeyPair};
 use hush_device::{
-    DeviceList, DeviceListPolicy, KnownDeviceLists, PRIMARY_DEVICE_ID, SignedDeviceList,
-    VerifiedDeviceList,
+    DeviceList, DeviceListPolicy, KnownDeviceLists, PRIMARY_DEVICE_ID, SeenOffers,
+    SignedDeviceList, VerifiedDeviceList,
 };
 use hush_group::{
     SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyRecord, SenderKeyTracker,
@@ -55,6 +58,7 @@ pub use content::Content;
 pub use hush_device::DeviceEntry;
 pub use hush_group::DistributionId;
 pub use hush_prekey::{GenerateRequest, RotationPolicy};
+pub use linking::{CompanionLink, CompanionLinked, LinkHistory, LinkedDevice, PendingCompanion};
 
 /// The key index a primary's own entry carries on its device list (the account key's
 /// first index; companions carry the index they were linked under).
@@ -104,6 +108,18 @@ pub struct PreKeyCounts {
     pub one_time: u32,
     /// One-time KEM prekeys the server still holds.
     pub kem: u32,
+}
+
+impl From<&crate::server::PreKeyCounts> for PreKeyCounts {
+    /// What the server's [`crate::server::PreKeyDirectory::counts`] reports, in the form
+    /// [`Device::rotate_prekeys`] takes. Counts above `u32::MAX` saturate (no server holds
+    /// that many).
+    fn from(server: &crate::server::PreKeyCounts) -> Self {
+        Self {
+            one_time: u32::try_from(server.one_time_prekeys).unwrap_or(u32::MAX),
+            kem: u32::try_from(server.kem_prekeys).unwrap_or(u32::MAX),
+        }
+    }
 }
 
 /// A decrypted pairwise message.
@@ -234,6 +250,9 @@ pub struct Device<S: Store> {
     account: LocalAccount,
     address: Address,
     policy: DeviceListPolicy,
+    /// Linking offers this (primary) device answered: in memory only, the store traits
+    /// have no slot for them (see the `linking` module).
+    seen_offers: Mutex<SeenOffers>,
 }
 
 impl<S: Store> fmt::Debug for Device<S> {
@@ -422,6 +441,7 @@ impl<S: Store> Device<S> {
             account,
             address,
             policy: DeviceListPolicy::default(),
+            seen_offers: Mutex::new(SeenOffers::new()),
         })
     }
 
