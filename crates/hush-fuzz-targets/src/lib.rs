@@ -26,6 +26,7 @@ pub mod backup;
 pub mod client;
 pub mod core_targets;
 pub mod device;
+pub mod facade;
 pub mod group;
 pub mod prekey;
 pub mod ratchet;
@@ -75,6 +76,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("password_wrapped_key", backup::password_wrapped_key),
     ("client_content", client::client_content),
     ("store_local_account", store::store_local_account),
+    ("facade_interaction", facade::facade_interaction),
 ];
 
 /// The target registered under `name`, if any.
