@@ -91,7 +91,9 @@ pub(crate) enum LinkCommand {
     /// KEY KEY-INDEX ADDED-AT-MS`) and the signed device list (`device-list HEX`) on
     /// stdout. Exit status 1 if a step fails, 2 for bad arguments or files.
     Accept {
-        /// The QR payload (Base45 text) the companion shows.
+        /// The QR payload (Base45 text) the companion shows. Quote it: Base45 uses spaces
+        /// and may start with `-`, which is read as part of the payload, not as an option.
+        #[arg(allow_hyphen_values = true)]
         payload: String,
         /// The account identity key pair (libsignal's IdentityKeyPair protobuf); it also
         /// serves as the primary device's key. Without it a fresh identity is used (and

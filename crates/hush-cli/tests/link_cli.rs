@@ -286,3 +286,14 @@ fn vectors_generate_reproduces_the_committed_device_files_and_check_passes() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_payload_starting_with_a_hyphen_is_a_payload_not_an_option() {
+    // Base45 has `-` in its alphabet, so about one offer in 40 starts with it. It must
+    // reach the payload parser (a malformed payload here: exit 1), not clap (exit 2).
+    let output = hush(&["link", "accept", "-X%7 8"]).output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_one_line_failure(false, &stderr, "hyphen payload");
+    assert!(!stderr.contains("unexpected argument"), "{stderr}");
+}
