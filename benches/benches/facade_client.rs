@@ -277,6 +277,22 @@ fn fan_out(c: &mut Criterion) {
         });
     });
 
+    let exclusive = fan_out_world(sqlite_file_with(
+        "fan-out-exclusive",
+        SqliteOptions::new()
+            .synchronous(Synchronous::Normal)
+            .exclusive(true),
+    ));
+    group.bench_function("sqlite_file_sync_normal_exclusive", |b| {
+        b.iter(|| {
+            black_box(
+                exclusive
+                    .encrypt("bob", PLAINTEXT, &[], NOW, &mut rng)
+                    .unwrap(),
+            )
+        });
+    });
+
     // The floor: the same 8 sessions' encrypt calls, records in memory.
     let mut records = Vec::new();
     {

@@ -64,6 +64,8 @@ stores! {
     identity_round_trip => super::identity_round_trip;
     prekeys_round_trip => super::prekeys_round_trip;
     sessions_round_trip => super::sessions_round_trip;
+    peers_match_per_device_reads => super::peers_match_per_device_reads;
+    sessions_shrink_and_grow => super::sessions_shrink_and_grow;
     sender_keys_round_trip => super::sender_keys_round_trip;
     device_lists_round_trip => super::device_lists_round_trip;
     dropping_discards => super::dropping_discards;
@@ -198,6 +200,99 @@ fn sessions_round_trip<S: Store>(store: &S) {
     let mut tx = store.transaction().unwrap();
     assert!(tx.session(&address("bob", 1)).unwrap().is_none());
     assert_eq!(tx.session_devices("bob").unwrap(), vec![3]);
+}
+
+/// `Transaction::peers` (which `SqliteStore` answers with its own queries) returns what
+/// the per-device reads return, in the order asked, duplicates and absent devices
+/// included, and only for the user asked.
+fn peers_match_per_device_reads<S: Store>(store: &S) {
+    let f = Fixtures::new(7);
+    let mut tx = store.transaction().unwrap();
+    assert!(tx.peers("bob", &[]).unwrap().is_empty());
+    tx.set_remote_identity(&address("bob", 1), &f.peer_identity)
+        .unwrap();
+    tx.put_session(&address("bob", 1), &f.session).unwrap();
+    tx.set_remote_identity(&address("bob", 2), &f.identity.identity_key())
+        .unwrap();
+    tx.put_session(&address("bob", 3), &f.other_session)
+        .unwrap();
+    // Same device ids under other users that share a prefix with "bob".
+    tx.set_remote_identity(&address("bobby", 4), &f.peer_identity)
+        .unwrap();
+    tx.put_session(&address("bobby", 4), &f.session).unwrap();
+    tx.put_session(&address("bo", 5), &f.session).unwrap();
+    tx.commit().unwrap();
+
+    let mut tx = store.transaction().unwrap();
+    let ids = [3, 1, 4, 2, 5, 1];
+    let peers = tx.peers("bob", &ids).unwrap();
+    assert_eq!(peers.len(), ids.len());
+    for (id, peer) in ids.iter().zip(&peers) {
+        let at = address("bob", *id);
+        assert_eq!(peer.identity, tx.remote_identity(&at).unwrap(), "{id}");
+        assert_eq!(
+            peer.session.as_ref().map(|r| r.encode().to_vec()),
+            tx.session(&at).unwrap().map(|r| r.encode().to_vec()),
+            "{id}"
+        );
+    }
+    // What was written, spelled out (so the comparison above is not empty-vs-empty).
+    assert_eq!(peers[1].identity, Some(f.peer_identity));
+    assert_eq!(
+        *peers[1].session.as_ref().unwrap().encode(),
+        *f.session.encode()
+    );
+    assert_eq!(peers[3].identity, Some(f.identity.identity_key()));
+    assert!(peers[3].session.is_none());
+    assert!(peers[0].identity.is_none());
+    assert_eq!(
+        *peers[0].session.as_ref().unwrap().encode(),
+        *f.other_session.encode()
+    );
+    assert!(peers[2].identity.is_none() && peers[2].session.is_none());
+    assert!(peers[4].identity.is_none() && peers[4].session.is_none());
+    assert!(tx.peers("", &[1]).is_err());
+}
+
+/// A session record replaced by a much shorter one (`SqliteStore` deletes and
+/// re-inserts the row then) or a longer one reads back as written, in the same
+/// transaction and after commit, and touches no other row.
+fn sessions_shrink_and_grow<S: Store>(store: &S) {
+    let f = Fixtures::new(8);
+    // An initiated, unanswered session (it carries the pending first message).
+    let long = &f.session;
+    let short = hush_ratchet::SessionRecord::default();
+    assert!(long.encode().len() > short.encode().len() + 1024);
+    let (bob, carol) = (address("bob", 1), address("carol", 1));
+    let mut tx = store.transaction().unwrap();
+    tx.put_session(&carol, &f.other_session).unwrap();
+    for (round, record) in [long, &short, long, &f.other_session, &short]
+        .into_iter()
+        .enumerate()
+    {
+        tx.put_session(&bob, record).unwrap();
+        let read = tx.session(&bob).unwrap().unwrap();
+        assert_eq!(*read.encode(), *record.encode(), "round {round}");
+    }
+    tx.commit().unwrap();
+    let mut tx = store.transaction().unwrap();
+    assert_eq!(
+        *tx.session(&bob).unwrap().unwrap().encode(),
+        *short.encode()
+    );
+    assert_eq!(
+        *tx.session(&carol).unwrap().unwrap().encode(),
+        *f.other_session.encode()
+    );
+    assert_eq!(tx.session_devices("bob").unwrap(), vec![1]);
+    // Shrinking, then dropping the transaction, keeps the long record.
+    tx.put_session(&bob, long).unwrap();
+    tx.commit().unwrap();
+    let mut tx = store.transaction().unwrap();
+    tx.put_session(&bob, &short).unwrap();
+    drop(tx);
+    let mut tx = store.transaction().unwrap();
+    assert_eq!(*tx.session(&bob).unwrap().unwrap().encode(), *long.encode());
 }
 
 fn sender_keys_round_trip<S: Store>(store: &S) {

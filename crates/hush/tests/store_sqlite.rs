@@ -510,3 +510,43 @@ fn sealed_values_follow_the_documented_format() {
         f.account().encode().unwrap().to_vec()
     );
 }
+
+/// `SqliteOptions::exclusive`: while one store holds the file, a second opener (here a
+/// plain connection and another store) is refused instead of interleaving with it; once
+/// the first is dropped, the file opens again with everything committed in it.
+#[test]
+fn an_exclusive_store_keeps_other_openers_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let f = Fixtures::new(11);
+    let options = SqliteOptions::new()
+        .synchronous(Synchronous::Normal)
+        .exclusive(true)
+        .busy_timeout(std::time::Duration::from_millis(50));
+    let store = SqliteStore::open_with(&path, None, options).unwrap();
+    let mut tx = store.transaction().unwrap();
+    tx.put_session(&address("bob", 1), &f.session).unwrap();
+    tx.commit().unwrap();
+
+    let other = raw(&path);
+    other
+        .busy_timeout(std::time::Duration::from_millis(50))
+        .unwrap();
+    assert!(
+        other
+            .query_row("SELECT count(*) FROM sessions", [], |row| row
+                .get::<_, i64>(0))
+            .is_err()
+    );
+    drop(other);
+    assert!(matches!(
+        SqliteStore::open_with(&path, None, options),
+        Err(Error::Store(_))
+    ));
+
+    drop(store);
+    let reopened = SqliteStore::open_with(&path, None, options).unwrap();
+    let mut tx = reopened.transaction().unwrap();
+    let read = tx.session(&address("bob", 1)).unwrap().unwrap();
+    assert_eq!(*read.encode(), *f.session.encode());
+}

@@ -50,8 +50,8 @@ use crate::Address;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_PLAINTEXT_LEN, MAX_USER_LEN};
 use crate::store::{
-    DeviceListStore, IdentityStore, LocalAccount, PreKeyStore, SenderKeyStore, SessionStore, Store,
-    Transaction,
+    DeviceListStore, IdentityStore, LocalAccount, Peer, PreKeyStore, SenderKeyStore, SessionStore,
+    Store, Transaction,
 };
 
 pub use content::Content;
@@ -302,13 +302,59 @@ fn expect_identity(expected: IdentityKey) -> impl Fn(&IdentityKey) -> Trust {
 
 /// Compares `key` with the identity recorded for `address`, recording it on first use.
 fn check_identity<T: Transaction>(tx: &mut T, address: &Address, key: &IdentityKey) -> Result<()> {
-    match tx.remote_identity(address)? {
+    let known = tx.remote_identity(address)?;
+    check_known_identity(tx, address, known, key)
+}
+
+/// [`check_identity`] with the recorded identity already read.
+fn check_known_identity<T: Transaction>(
+    tx: &mut T,
+    address: &Address,
+    known: Option<IdentityKey>,
+    key: &IdentityKey,
+) -> Result<()> {
+    match known {
         Some(known) if known == *key => Ok(()),
         Some(_) => Err(Error::IdentityChanged {
             address: address.clone(),
         }),
         None => tx.set_remote_identity(address, key),
     }
+}
+
+/// What the store holds about one device (one [`Transaction::peers`] entry).
+fn read_peer<T: Transaction>(tx: &mut T, address: &Address) -> Result<Peer> {
+    Ok(Peer::new(
+        tx.remote_identity(address)?,
+        tx.session(address)?,
+    ))
+}
+
+/// `targets` (as [`Device::targets`] gives them) with what the store holds about each,
+/// read with one [`Transaction::peers`] call per user.
+fn with_peers<T: Transaction>(
+    tx: &mut T,
+    targets: Vec<(Address, IdentityKey, bool)>,
+) -> Result<Vec<(Address, IdentityKey, bool, Peer)>> {
+    let mut out = Vec::with_capacity(targets.len());
+    let mut rest = targets.as_slice();
+    while let Some((first, _, _)) = rest.first() {
+        let run = rest
+            .iter()
+            .take_while(|(address, _, _)| address.name() == first.name())
+            .count();
+        let (same_user, tail) = rest.split_at(run);
+        let ids: Vec<u32> = same_user.iter().map(|(a, _, _)| a.device_id()).collect();
+        let peers = tx.peers(first.name(), &ids)?;
+        if peers.len() != same_user.len() {
+            return Err(Error::Store("store answered peers for other devices"));
+        }
+        for ((address, key, own), peer) in same_user.iter().zip(peers) {
+            out.push((address.clone(), *key, *own, peer));
+        }
+        rest = tail;
+    }
+    Ok(out)
 }
 
 /// Maps the ratchet's refusal of an identity to the device-level error.
@@ -825,12 +871,15 @@ impl<S: Store> Device<S> {
         check_user(user)?;
         let mut tx = self.store.transaction()?;
         let targets = self.targets(&mut tx, user, now_ms)?;
-        let mut need_bundles = Vec::new();
-        for (address, key, _) in targets {
-            if !has_usable_session(&mut tx, &address, &key)? {
-                need_bundles.push(address);
-            }
-        }
+        let need_bundles = with_peers(&mut tx, targets)?
+            .into_iter()
+            .filter(|(_, key, _, peer)| {
+                peer.session
+                    .as_ref()
+                    .is_none_or(|record| record.remote_identity() != Some(*key))
+            })
+            .map(|(address, _, _, _)| address)
+            .collect();
         Ok(SendPlan { need_bundles })
     }
 
@@ -870,10 +919,12 @@ impl<S: Store> Device<S> {
         let transcript = content::encode_sent_transcript(user, plaintext)?;
         let mut tx = self.store.transaction()?;
         let targets = self.targets(&mut tx, user, now_ms)?;
+        let targets = with_peers(&mut tx, targets)?;
         let mut envelopes = Vec::with_capacity(targets.len());
-        for (address, key, own) in &targets {
-            let content = if *own { &transcript } else { &direct };
-            envelopes.push(self.encrypt_to(&mut tx, address, key, content, bundles, now, rng)?);
+        for (address, key, own, peer) in targets {
+            let content = if own { &transcript } else { &direct };
+            envelopes
+                .push(self.encrypt_to(&mut tx, &address, &key, peer, content, bundles, now, rng)?);
         }
         tx.commit()?;
         Ok(envelopes)
@@ -888,14 +939,15 @@ impl<S: Store> Device<S> {
         tx: &mut T,
         to: &Address,
         expected: &IdentityKey,
+        peer: Peer,
         content: &[u8],
         bundles: &[(Address, &[u8])],
         now: SystemTime,
         rng: &mut R,
     ) -> Result<Envelope> {
-        check_identity(tx, to, expected)?;
+        check_known_identity(tx, to, peer.identity, expected)?;
         let trust = expect_identity(*expected);
-        let mut record = tx.session(to)?.unwrap_or_default();
+        let mut record = peer.session.unwrap_or_default();
         if record.remote_identity() != Some(*expected) {
             self.start_session(&mut record, to, expected, bundles, now, rng)?;
         }
@@ -1260,8 +1312,10 @@ impl<S: Store> Device<S> {
                 let key = devices
                     .get(device)
                     .ok_or(Error::Store("tracker member unknown"))?;
-                distributions
-                    .push(self.encrypt_to(&mut tx, device, key, &content, bundles, now, rng)?);
+                let peer = read_peer(&mut tx, device)?;
+                distributions.push(
+                    self.encrypt_to(&mut tx, device, key, peer, &content, bundles, now, rng)?,
+                );
                 tracker.mark_delivered(device, chain_id);
             }
         }
@@ -1425,6 +1479,7 @@ mod tests {
                     &mut tx,
                     &to,
                     &bob.identity_key(),
+                    Peer::default(),
                     &content,
                     &[(to.clone(), bundle.as_slice())],
                     system_time(NOW).unwrap(),

@@ -78,6 +78,50 @@ pub trait Transaction:
     ///
     /// [`crate::Error::Store`] if the storage cannot commit; nothing was written then.
     fn commit(self) -> Result<()>;
+
+    /// For each of `device_ids` of `user`, in that order: the identity recorded for it
+    /// and its session record — what a send to those devices reads.
+    ///
+    /// The provided method asks [`IdentityStore::remote_identity`] and
+    /// [`SessionStore::session`] once per device; a store may answer in fewer round
+    /// trips (`SqliteStore` uses two queries per call) but must return the same.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::InvalidArgument`] for a bad user or device id;
+    /// [`crate::Error::Store`] on a storage failure or a stored value that does not
+    /// decode.
+    fn peers(&mut self, user: &str, device_ids: &[u32]) -> Result<Vec<Peer>> {
+        device_ids
+            .iter()
+            .map(|&device_id| {
+                let address = Address::new(user, device_id)?;
+                Ok(Peer {
+                    identity: self.remote_identity(&address)?,
+                    session: self.session(&address)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// What a store holds about one remote device: [`Transaction::peers`].
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Peer {
+    /// The identity key recorded for the device ([`IdentityStore::remote_identity`]).
+    pub identity: Option<IdentityKey>,
+    /// Its session record ([`SessionStore::session`]).
+    pub session: Option<SessionRecord>,
+}
+
+impl Peer {
+    /// A peer with this recorded identity and session (for stores that implement
+    /// [`Transaction::peers`] themselves).
+    #[must_use]
+    pub const fn new(identity: Option<IdentityKey>, session: Option<SessionRecord>) -> Self {
+        Self { identity, session }
+    }
 }
 
 /// Who this device is: its account, its own identity, and its place in the account.

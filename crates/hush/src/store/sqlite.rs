@@ -17,8 +17,8 @@ use rusqlite::{Connection, OptionalExtension, Params, params};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{
-    DeviceListStore, IdentityStore, LocalAccount, PreKeyStore, SenderKeyStore, SessionStore, Store,
-    Transaction, codec,
+    DeviceListStore, IdentityStore, LocalAccount, Peer, PreKeyStore, SenderKeyStore, SessionStore,
+    Store, Transaction, codec,
 };
 use crate::Address;
 use crate::error::{Error, Result};
@@ -134,6 +134,7 @@ pub enum Synchronous {
 pub struct SqliteOptions {
     synchronous: Synchronous,
     busy_timeout: Duration,
+    exclusive: bool,
 }
 
 impl Default for SqliteOptions {
@@ -141,6 +142,7 @@ impl Default for SqliteOptions {
         Self {
             synchronous: Synchronous::Full,
             busy_timeout: Duration::from_secs(5),
+            exclusive: false,
         }
     }
 }
@@ -169,6 +171,17 @@ impl SqliteOptions {
             busy_timeout,
             ..self
         }
+    }
+
+    /// Holds SQLite's lock on the file from the first transaction until the store is
+    /// dropped (`PRAGMA locking_mode = EXCLUSIVE`): no other process can read or write
+    /// the database meanwhile (it gets [`Error::Store`] after its busy timeout), and in
+    /// exchange each transaction skips the file-lock system calls and the shared-memory
+    /// index of WAL mode. For a store only this process opens, which is how a device's
+    /// store is meant to be used. Off by default.
+    #[must_use]
+    pub const fn exclusive(self, exclusive: bool) -> Self {
+        Self { exclusive, ..self }
     }
 }
 
@@ -256,6 +269,12 @@ impl SqliteStore {
         connection
             .busy_timeout(options.busy_timeout)
             .map_err(db("busy timeout"))?;
+        if options.exclusive {
+            // Before WAL mode is entered, so the WAL index lives in heap memory.
+            connection
+                .execute_batch("PRAGMA locking_mode = EXCLUSIVE")
+                .map_err(db("locking mode"))?;
+        }
         // journal_mode answers with the mode in force ("memory" for in-memory databases).
         let _mode: String = connection
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
@@ -581,6 +600,64 @@ impl Transaction for SqliteTransaction<'_> {
         self.open = false;
         Ok(())
     }
+
+    fn peers(&mut self, user: &str, device_ids: &[u32]) -> Result<Vec<Peer>> {
+        let mut peers: Vec<Peer> = device_ids.iter().map(|_| Peer::default()).collect();
+        let Some(&first) = device_ids.first() else {
+            return Ok(peers);
+        };
+        // Checks `user` (and the first id) as the per-device calls would; the others are
+        // checked when they are matched below.
+        Address::new(user, first)?;
+        let what = "read peers";
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT device_id, identity_key FROM remote_identities WHERE name = ?1")
+            .map_err(db(what))?;
+        let mut rows = statement.query([user]).map_err(db(what))?;
+        while let Some(row) = rows.next().map_err(db(what))? {
+            let device_id: u32 = row.get(0).map_err(db(what))?;
+            for (peer, _) in peers
+                .iter_mut()
+                .zip(device_ids)
+                .filter(|(_, id)| **id == device_id)
+            {
+                let bytes = row
+                    .get_ref(1)
+                    .and_then(|value| value.as_blob().map_err(Into::into))
+                    .map_err(db(what))?;
+                peer.identity = Some(codec::identity_key(bytes)?);
+            }
+        }
+        drop(rows);
+        drop(statement);
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT device_id, record FROM sessions WHERE name = ?1")
+            .map_err(db(what))?;
+        let mut rows = statement.query([user]).map_err(db(what))?;
+        while let Some(row) = rows.next().map_err(db(what))? {
+            let device_id: u32 = row.get(0).map_err(db(what))?;
+            for (peer, _) in peers
+                .iter_mut()
+                .zip(device_ids)
+                .filter(|(_, id)| **id == device_id)
+            {
+                let stored = row
+                    .get_ref(1)
+                    .and_then(|value| value.as_blob().map_err(Into::into))
+                    .map_err(db(what))?;
+                let address = Address::new(user, device_id)?;
+                peer.session = Some(open(
+                    self.sealer,
+                    &session_row(&address),
+                    stored,
+                    codec::session,
+                )?);
+            }
+        }
+        Ok(peers)
+    }
 }
 
 impl SqliteTransaction<'_> {
@@ -892,12 +969,35 @@ impl SessionStore for SqliteTransaction<'_> {
 
     fn put_session(&mut self, address: &Address, record: &SessionRecord) -> Result<()> {
         let sealed = self.seal(&session_row(address), record.encode());
-        self.execute(
-            "write session",
-            "INSERT INTO sessions (name, device_id, record) VALUES (?1, ?2, ?3)
-             ON CONFLICT (name, device_id) DO UPDATE SET record = excluded.record",
-            params![address.name(), address.device_id(), sealed.as_slice()],
-        )
+        let what = "write session";
+        let params = params![address.name(), address.device_id(), sealed.as_slice()];
+        // The common case: a record about as long as the stored one, rewritten in place.
+        let updated = self
+            .connection
+            .prepare_cached(
+                "UPDATE sessions SET record = ?3 WHERE name = ?1 AND device_id = ?2
+                 AND length(record) <= length(?3) + 512",
+            )
+            .and_then(|mut statement| statement.execute(params))
+            .map_err(db(what))?;
+        if updated == 0 {
+            // A new record, or one much shorter than the stored one (a session whose
+            // first message was answered drops its pending prekey message, about 1.5
+            // KB). SQLite rebalances pages on deletes, not on in-place shrinks, so the
+            // row is deleted and inserted again: session pages stay dense and a
+            // fan-out's commit writes fewer of them.
+            self.execute(
+                what,
+                "DELETE FROM sessions WHERE name = ?1 AND device_id = ?2",
+                params![address.name(), address.device_id()],
+            )?;
+            self.execute(
+                what,
+                "INSERT INTO sessions (name, device_id, record) VALUES (?1, ?2, ?3)",
+                params,
+            )?;
+        }
+        Ok(())
     }
 
     fn remove_session(&mut self, address: &Address) -> Result<()> {
