@@ -459,3 +459,79 @@ fn a_restore_re_creates_the_account_with_new_keys() {
     };
     assert_eq!(plaintext.as_slice(), b"welcome back");
 }
+
+/// Both sides' linking states survive `encode` / `decode` between steps (an app that
+/// restarts while waiting), and bad states are typed errors.
+#[test]
+fn linking_states_serialise_between_steps() {
+    let mut rng = test_rng(97);
+    let alice = Dev::create_account(MemoryStore::new(), "alice", NOW, &mut rng).unwrap();
+    let companion = CompanionLink::start(b"relay-9", NOW, &mut rng).unwrap();
+    let qr = companion.offer_qr_text();
+    let companion_state = companion.encode();
+    let identity = companion.offer().companion_identity().encode();
+    drop(companion);
+
+    let (pending, message) = alice.accept_companion(&qr, NOW + 1_000, &mut rng).unwrap();
+    let pending_state = pending.encode();
+    drop(pending);
+
+    let companion = CompanionLink::decode(&companion_state).unwrap();
+    assert_eq!(companion.offer().companion_identity().encode(), identity);
+    assert_eq!(*companion.encode(), *companion_state);
+    let linked = companion
+        .finish(MemoryStore::new(), "alice", &message, NOW + 2_000, &mut rng)
+        .unwrap();
+
+    let pending = hush::PendingCompanion::decode(&pending_state).unwrap();
+    assert_eq!(pending.device_id(), 2);
+    assert_eq!(*pending.encode(), *pending_state);
+    let done = alice
+        .finish_companion(pending, &linked.countersignature, NOW + 3_000, &mut rng)
+        .unwrap();
+    assert_eq!(done.entry.identity_key, linked.device.identity_key());
+    assert_eq!(done.history, linked.history);
+
+    // Bad states.
+    let malformed = |what| Error::Device(hush_device::Error::Malformed(what));
+    let mut wrong_version = companion_state.to_vec();
+    wrong_version[0] = 2;
+    assert_eq!(
+        CompanionLink::decode(&wrong_version).unwrap_err(),
+        Error::Device(hush_device::Error::UnknownVersion(2))
+    );
+    for len in [0, 1, 2, 40, companion_state.len() - 1] {
+        assert!(
+            CompanionLink::decode(&companion_state[..len]).is_err(),
+            "{len}"
+        );
+    }
+    for len in [0, 1, 5, pending_state.len() - 1] {
+        assert!(
+            hush::PendingCompanion::decode(&pending_state[..len]).is_err(),
+            "{len}"
+        );
+    }
+    // One side's state is not the other's.
+    assert!(hush::PendingCompanion::decode(&companion_state).is_err());
+    assert!(CompanionLink::decode(&pending_state).is_err());
+    // A companion state whose identity is not the offer's.
+    let other = CompanionLink::start(b"relay-9", NOW, &mut rng).unwrap();
+    let other_state = other.encode();
+    let head = 2 + usize::from(companion_state[1]);
+    let spliced = [&other_state[..head], &companion_state[head..]].concat();
+    assert_eq!(
+        CompanionLink::decode(&spliced).unwrap_err(),
+        malformed("companion link")
+    );
+    // A pending state for device id 1 (the primary's).
+    let mut primary_id = pending_state.to_vec();
+    primary_id[2..6].copy_from_slice(&1u32.to_be_bytes());
+    assert_eq!(
+        hush::PendingCompanion::decode(&primary_id).unwrap_err(),
+        malformed("pending companion")
+    );
+    // Debug prints no secret.
+    let shown = format!("{:?}", CompanionLink::decode(&companion_state).unwrap());
+    assert!(!shown.contains("private"));
+}

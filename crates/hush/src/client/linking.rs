@@ -89,6 +89,61 @@ impl PendingCompanion {
     pub const fn device_id(&self) -> u32 {
         self.device_id
     }
+
+    /// The serialised state, to keep while waiting for the countersignature:
+    /// `docs/wire/linking.md` ("Facade states"). It holds the history key: wiped when
+    /// dropped; store it as a secret.
+    #[must_use]
+    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let state = self.state.encode();
+        let mut out = Zeroizing::new(Vec::with_capacity(6 + state.len()));
+        out.push(FACADE_STATE_VERSION);
+        out.push(4);
+        out.extend_from_slice(&self.device_id.to_be_bytes());
+        out.extend_from_slice(&state);
+        out
+    }
+
+    /// Decodes a state made by [`PendingCompanion::encode`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Device`]: `UnknownVersion`; `Malformed("pending companion")` for a
+    /// truncated state or a device id below 2; the errors of
+    /// `hush_device::PrimaryLinking::decode`.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        const WHAT: &str = "pending companion";
+        let (device_id, state) = split_state(bytes, WHAT)?;
+        let device_id = <[u8; 4]>::try_from(device_id)
+            .map(u32::from_be_bytes)
+            .map_err(|_| hush_device::Error::Malformed(WHAT))?;
+        if device_id <= PRIMARY_DEVICE_ID {
+            return Err(hush_device::Error::Malformed(WHAT).into());
+        }
+        let state = PrimaryLinking::decode(state)?;
+        Ok(Self { state, device_id })
+    }
+}
+
+/// Version byte of the facade's linking states ([`CompanionLink::encode`],
+/// [`PendingCompanion::encode`]).
+const FACADE_STATE_VERSION: u8 = 1;
+
+/// Splits a facade state into its length-prefixed head and the protocol state after it.
+fn split_state<'a>(bytes: &'a [u8], what: &'static str) -> Result<(&'a [u8], &'a [u8])> {
+    let (&version, rest) = bytes
+        .split_first()
+        .ok_or(hush_device::Error::Malformed(what))?;
+    if version != FACADE_STATE_VERSION {
+        return Err(hush_device::Error::UnknownVersion(version).into());
+    }
+    let (&len, rest) = rest
+        .split_first()
+        .ok_or(hush_device::Error::Malformed(what))?;
+    if rest.len() < usize::from(len) {
+        return Err(hush_device::Error::Malformed(what).into());
+    }
+    Ok(rest.split_at(usize::from(len)))
 }
 
 impl fmt::Debug for PendingCompanion {
@@ -185,6 +240,41 @@ impl CompanionLink {
             now_ms,
             DEFAULT_OFFER_LIFETIME_MS,
         )?;
+        Ok(Self { identity, state })
+    }
+
+    /// The serialised state, to keep while waiting for the linking message (across a
+    /// restart, say): `docs/wire/linking.md` ("Facade states"). It holds the new
+    /// identity's private key and the linking secret: wiped when dropped; store it
+    /// as a secret.
+    #[must_use]
+    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let identity = self.identity.encode();
+        let state = self.state.encode();
+        let mut out = Zeroizing::new(Vec::with_capacity(2 + identity.len() + state.len()));
+        out.push(FACADE_STATE_VERSION);
+        // An identity key pair's protobuf form is 69 bytes, well under 256.
+        out.push(u8::try_from(identity.len()).unwrap_or(u8::MAX));
+        out.extend_from_slice(&identity);
+        out.extend_from_slice(&state);
+        out
+    }
+
+    /// Decodes a state made by [`CompanionLink::encode`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Device`]: `UnknownVersion`; `Malformed("companion link")` for a
+    /// truncated state, a bad identity key pair or one that is not the offer's; the
+    /// errors of `hush_device::CompanionLinking::decode`.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let (identity, state) = split_state(bytes, "companion link")?;
+        let identity = IdentityKeyPair::decode(identity)
+            .map_err(|_| hush_device::Error::Malformed("companion link"))?;
+        let state = CompanionLinking::decode(state)?;
+        if *state.offer().companion_identity() != identity.identity_key() {
+            return Err(hush_device::Error::Malformed("companion link").into());
+        }
         Ok(Self { identity, state })
     }
 
