@@ -1,6 +1,8 @@
 //! `hush::Error`: every failure of the facade, with each protocol crate's error kept
 //! whole inside it.
 
+use hush_core::IdentityKey;
+
 use crate::Address;
 
 /// Everything that can go wrong through the facade.
@@ -66,12 +68,14 @@ pub enum Error {
     NoAccount,
 
     /// `address` presented an identity key other than the one recorded for it. Nothing
-    /// was sent to or accepted from it; show the person the new safety number, and call
-    /// `Device::accept_identity` if they accept it.
+    /// was sent to or accepted from it; show the person the new safety number (from
+    /// `identity_key`), and call `Device::accept_identity` with it if they accept it.
     #[error("the identity of {address} changed")]
     IdentityChanged {
         /// The device whose identity changed.
         address: Address,
+        /// The identity key it presents now (its device list's, or the message's).
+        identity_key: IdentityKey,
     },
 
     /// A message came from, or would go to, a device that is not on its user's verified

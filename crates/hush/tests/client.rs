@@ -784,6 +784,7 @@ fn identity_changes_surface_and_commit_nothing() {
     let bundles = server.bundles(&[addr("bob", 3)]);
     let changed = Err(Error::IdentityChanged {
         address: addr("bob", 3),
+        identity_key: new3.identity_key(),
     });
     assert_eq!(
         alice[0].encrypt("bob", b"two", &as_refs(&bundles), NOW, &mut rng),

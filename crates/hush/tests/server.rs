@@ -217,7 +217,8 @@ fn upload_for_another_identity_or_device_is_refused() {
     assert_eq!(
         err,
         Error::IdentityChanged {
-            address: bob.address.clone()
+            address: bob.address.clone(),
+            identity_key: mallory.identity_key(),
         }
     );
 
@@ -459,7 +460,8 @@ fn reregistration_replaces_the_record_and_its_keys() {
     assert_eq!(
         err,
         Error::IdentityChanged {
-            address: bob.address.clone()
+            address: bob.address.clone(),
+            identity_key: bob.identity.identity_key(),
         }
     );
     assert!(directory.remove_device(&bob.address));

@@ -317,6 +317,7 @@ fn check_known_identity<T: Transaction>(
         Some(known) if known == *key => Ok(()),
         Some(_) => Err(Error::IdentityChanged {
             address: address.clone(),
+            identity_key: *key,
         }),
         None => tx.set_remote_identity(address, key),
     }

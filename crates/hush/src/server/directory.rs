@@ -367,6 +367,7 @@ impl PreKeyDirectory {
             } else {
                 Err(Error::IdentityChanged {
                     address: address.clone(),
+                    identity_key: *identity_key,
                 })
             }
         })?;
@@ -377,6 +378,7 @@ impl PreKeyDirectory {
             if record.generation != generation {
                 return Err(Error::IdentityChanged {
                     address: address.clone(),
+                    identity_key: *identity_key,
                 });
             }
             apply_bounded(&mut record.keys, &upload, &limits)?;
