@@ -1,5 +1,6 @@
 //! Targets for the `hush` facade's client: the plaintext framing every pairwise message
-//! carries (`docs/wire/content.md`).
+//! carries (`docs/wire/content.md`) and the facade's linking states
+//! (`docs/wire/linking.md`, "Facade states").
 //!
 //! The framing has one encoding per value, so what decodes must re-encode to the very
 //! same bytes.
@@ -25,4 +26,23 @@ pub fn client_content(data: &[u8]) {
         data.len() <= hush::limits::MAX_CONTENT_LEN,
         "content over its bound"
     );
+}
+
+/// [`hush::CompanionLink::decode`] and [`hush::PendingCompanion::decode`]: a state that
+/// decodes re-encodes to the input (one encoding per state).
+pub fn facade_linking_state(data: &[u8]) {
+    if let Ok(link) = hush::CompanionLink::decode(data) {
+        assert_eq!(
+            link.encode().as_slice(),
+            data,
+            "companion link does not re-encode"
+        );
+    }
+    if let Ok(pending) = hush::PendingCompanion::decode(data) {
+        assert_eq!(
+            pending.encode().as_slice(),
+            data,
+            "pending companion does not re-encode"
+        );
+    }
 }

@@ -77,6 +77,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("client_content", client::client_content),
     ("store_local_account", store::store_local_account),
     ("facade_interaction", facade::facade_interaction),
+    ("facade_linking_state", client::facade_linking_state),
 ];
 
 /// The target registered under `name`, if any.

@@ -265,14 +265,18 @@ impl CompanionLink {
     /// # Errors
     ///
     /// [`Error::Device`]: `UnknownVersion`; `Malformed("companion link")` for a
-    /// truncated state, a bad identity key pair or one that is not the offer's; the
-    /// errors of `hush_device::CompanionLinking::decode`.
+    /// truncated state, a bad or non-canonical identity key pair or one that is not the
+    /// offer's; the errors of `hush_device::CompanionLinking::decode`.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let (identity, state) = split_state(bytes, "companion link")?;
-        let identity = IdentityKeyPair::decode(identity)
+        let head = identity;
+        let identity = IdentityKeyPair::decode(head)
             .map_err(|_| hush_device::Error::Malformed("companion link"))?;
         let state = CompanionLinking::decode(state)?;
-        if *state.offer().companion_identity() != identity.identity_key() {
+        // One encoding per state: the key pair must be in its canonical protobuf form.
+        if *identity.encode() != *head
+            || *state.offer().companion_identity() != identity.identity_key()
+        {
             return Err(hush_device::Error::Malformed("companion link").into());
         }
         Ok(Self { identity, state })
