@@ -468,11 +468,40 @@ impl<S: Store> Device<S> {
         Self::with_account(store, account)
     }
 
+    /// Whether `store` holds an account: [`Device::open`] it if so, otherwise create or
+    /// restore one ([`Device::create_account`], [`Device::create_companion`],
+    /// [`Device::restore_account`]). Asking first keeps the store, which `open` would
+    /// consume on [`Error::NoAccount`].
+    ///
+    /// ```
+    /// use hush::Device;
+    /// use hush::store::MemoryStore;
+    ///
+    /// let store = MemoryStore::new();
+    /// let mut rng = hush_core::rng::os_rng();
+    /// let device = if Device::has_account(&store)? {
+    ///     Device::open(store)?
+    /// } else {
+    ///     Device::create_account(store, "alice", 1_700_000_000_000, &mut rng)?
+    /// };
+    /// assert!(Device::has_account(device.store())?);
+    /// # Ok::<(), hush::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub fn has_account(store: &S) -> Result<bool> {
+        let mut tx = store.transaction()?;
+        Ok(tx.local_account()?.is_some())
+    }
+
     /// Opens the device whose account the store holds.
     ///
     /// # Errors
     ///
-    /// [`Error::NoAccount`] if the store holds none; [`Error::Store`].
+    /// [`Error::NoAccount`] if the store holds none (the store is dropped then: ask
+    /// [`Device::has_account`] first to keep it); [`Error::Store`].
     pub fn open(store: S) -> Result<Self> {
         let account = {
             let mut tx = store.transaction()?;
