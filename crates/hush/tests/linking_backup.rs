@@ -535,3 +535,48 @@ fn linking_states_serialise_between_steps() {
     let shown = format!("{:?}", CompanionLink::decode(&companion_state).unwrap());
     assert!(!shown.contains("private"));
 }
+
+/// The primary records answered offers in its store: after a restart (the device
+/// reopened from its SQLite file) the same offer is still refused as a replay, a new one
+/// is answered, and expired entries are dropped when the next offer is answered.
+#[cfg(feature = "sqlite")]
+#[test]
+fn an_offer_is_answered_once_across_a_restart() {
+    let mut rng = test_rng(98);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    let alice = Device::create_account(
+        SqliteStore::open(&path, None).unwrap(),
+        "alice",
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+    let companion = CompanionLink::start(b"relay", NOW, &mut rng).unwrap();
+    let qr = companion.offer_qr_text();
+    alice.accept_companion(&qr, NOW, &mut rng).unwrap();
+    drop(alice);
+
+    let alice = Device::open(SqliteStore::open(&path, None).unwrap()).unwrap();
+    assert_eq!(
+        alice.accept_companion(&qr, NOW + 1, &mut rng).unwrap_err(),
+        Error::Device(hush_device::Error::Replayed)
+    );
+    let another = CompanionLink::start(b"relay", NOW, &mut rng).unwrap();
+    alice
+        .accept_companion(&another.offer_qr_text(), NOW + 2, &mut rng)
+        .unwrap();
+    let stored = |alice: &Device<SqliteStore>| {
+        use hush::store::{DeviceListStore, Store};
+        let mut tx = alice.store().transaction().unwrap();
+        hush_device::SeenOffers::decode(&tx.seen_offers().unwrap().unwrap()).unwrap()
+    };
+    assert_eq!(stored(&alice).len(), 2);
+    // Long after both expired, a third offer leaves only itself recorded.
+    let later = NOW + 60 * 60_000;
+    let third = CompanionLink::start(b"relay", later, &mut rng).unwrap();
+    alice
+        .accept_companion(&third.offer_qr_text(), later, &mut rng)
+        .unwrap();
+    assert_eq!(stored(&alice).len(), 1);
+}

@@ -343,6 +343,19 @@ fn device_lists_round_trip<S: Store>(store: &S) {
     assert_eq!(tx.device_list("bob").unwrap().unwrap(), b"bob list v2");
     assert_eq!(tx.device_list("carol").unwrap().unwrap(), b"carol list");
     assert!(tx.device_list("dave").unwrap().is_none());
+
+    // The answered linking offers: one value, replaced, discarded with its transaction.
+    assert!(tx.seen_offers().unwrap().is_none());
+    tx.set_seen_offers(b"seen v1").unwrap();
+    assert_eq!(tx.seen_offers().unwrap().unwrap(), b"seen v1");
+    tx.commit().unwrap();
+    let mut tx = store.transaction().unwrap();
+    assert_eq!(tx.seen_offers().unwrap().unwrap(), b"seen v1");
+    tx.set_seen_offers(b"seen v2").unwrap();
+    drop(tx);
+    let mut tx = store.transaction().unwrap();
+    assert_eq!(tx.seen_offers().unwrap().unwrap(), b"seen v1");
+    assert_eq!(tx.own_device_list().unwrap().unwrap(), b"own list v2");
 }
 
 /// Writes one value of every kind.

@@ -16,8 +16,8 @@ use std::path::Path;
 
 use hush::Error;
 use hush::store::{
-    AtRestKey, IdentityStore, PreKeyStore, SCHEMA_VERSION, SenderKeyStore, SessionStore,
-    SqliteOptions, SqliteStore, Store, Synchronous, Transaction,
+    AtRestKey, DeviceListStore, IdentityStore, PreKeyStore, SCHEMA_VERSION, SenderKeyStore,
+    SessionStore, SqliteOptions, SqliteStore, Store, Synchronous, Transaction,
 };
 use rusqlite::Connection;
 use store_common::{Fixtures, address};
@@ -74,6 +74,7 @@ fn migrates_from_zero_to_current() {
         "prekey_id_allocator",
         "remote_identities",
         "schema_version",
+        "seen_offers",
         "sender_key_trackers",
         "sender_keys",
         "sessions",
@@ -98,6 +99,37 @@ fn migrates_from_zero_to_current() {
     let store = SqliteStore::open(&path, None).unwrap();
     let mut tx = store.transaction().unwrap();
     assert!(tx.remote_identity(&address("bob", 1)).unwrap().is_some());
+}
+
+/// A database written at schema version 1 (before `seen_offers`) is migrated to the
+/// current version on open, keeping its data and its at-rest encryption.
+#[test]
+fn migrates_from_version_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let f = Fixtures::new(12);
+    {
+        let store = SqliteStore::open(&path, Some(key(3))).unwrap();
+        let mut tx = store.transaction().unwrap();
+        tx.put_session(&address("bob", 1), &f.session).unwrap();
+        tx.commit().unwrap();
+    }
+    // Back to what a version-1 build left behind.
+    let connection = raw(&path);
+    connection
+        .execute_batch("DROP TABLE seen_offers; UPDATE schema_version SET version = 1;")
+        .unwrap();
+    assert!(!user_tables(&connection).iter().any(|t| t == "seen_offers"));
+    drop(connection);
+
+    let store = SqliteStore::open(&path, Some(key(3))).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let mut tx = store.transaction().unwrap();
+    let read = tx.session(&address("bob", 1)).unwrap().unwrap();
+    assert_eq!(*read.encode(), *f.session.encode());
+    assert!(tx.seen_offers().unwrap().is_none());
+    tx.set_seen_offers(b"seen").unwrap();
+    tx.commit().unwrap();
 }
 
 #[test]

@@ -21,29 +21,27 @@
 //! Progress and summaries of history streams are [`crate::backup::Progress`] and
 //! [`crate::backup::StreamSummary`].
 //!
-//! Offers already answered are remembered in memory on the primary's [`Device`]
-//! (`hush_device::SeenOffers`): the store traits have no slot for them. After a restart
-//! the same offer could be answered again until it expires
-//! ([`hush_device::limits::DEFAULT_OFFER_LIFETIME_MS`], one minute); even then a second
+//! Offers already answered are recorded in the primary's store
+//! (`hush_device::SeenOffers`, [`crate::store::DeviceListStore::seen_offers`]) until they
+//! expire, so an offer is answered once even across a restart; a second
 //! [`Device::finish_companion`] for the same companion key is refused by the device list
-//! (a key appears once on it).
+//! too (a key appears once on it).
 
 use std::fmt;
 use std::io::{Read, Write};
-use std::sync::PoisonError;
 
 use hush_core::IdentityKeyPair;
 use hush_core::rng::CryptoRng;
 use hush_device::limits::DEFAULT_OFFER_LIFETIME_MS;
 use hush_device::{
     CompanionAssignment, CompanionLinking, Countersignature, DeviceList, HistoryHandOff,
-    LinkingMessage, LinkingOffer, PRIMARY_DEVICE_ID, PrimaryLinking, SignedDeviceList,
+    LinkingMessage, LinkingOffer, PRIMARY_DEVICE_ID, PrimaryLinking, SeenOffers, SignedDeviceList,
 };
 use zeroize::Zeroizing;
 
 use super::{Device, PRIMARY_KEY_INDEX, check_user};
 use crate::error::{Error, Result};
-use crate::store::{DeviceListStore, Store};
+use crate::store::{DeviceListStore, Store, Transaction};
 
 use hush_backup::{Progress, StreamSummary};
 
@@ -346,8 +344,10 @@ impl<S: Store> Device<S> {
     /// On the primary: answers a companion's offer (`offer_qr_text`, as scanned). Picks
     /// the next free device id, signs the linking with the account key and returns the
     /// state to keep until [`Device::finish_companion`] and the linking message to
-    /// relay to the companion. The offer is remembered (in memory) so it is not
-    /// answered twice. Nothing is stored.
+    /// relay to the companion. The offer is recorded in the store
+    /// ([`DeviceListStore::set_seen_offers`], with expired ones dropped) in the same
+    /// transaction that reads the device list, so it is answered once, even across a
+    /// restart; nothing else is stored.
     ///
     /// # Errors
     ///
@@ -364,22 +364,21 @@ impl<S: Store> Device<S> {
             return Err(Error::InvalidArgument("only the primary links companions"));
         }
         let offer = LinkingOffer::from_qr_text(offer_qr_text)?;
-        let list = {
-            let mut tx = self.store.transaction()?;
-            let stored = tx.own_device_list()?.ok_or(Error::NoDeviceList)?;
-            let signed = SignedDeviceList::decode(&stored)
-                .map_err(|_| Error::Store("stored device list does not decode"))?;
-            DeviceList::from_signed(&signed, self.policy)
-        };
+        let mut tx = self.store.transaction()?;
+        let stored = tx.own_device_list()?.ok_or(Error::NoDeviceList)?;
+        let signed = SignedDeviceList::decode(&stored)
+            .map_err(|_| Error::Store("stored device list does not decode"))?;
+        let list = DeviceList::from_signed(&signed, self.policy);
         list.check_room()?;
         let assignment = CompanionAssignment {
             device_id: list.next_device_id(),
             key_index: PRIMARY_KEY_INDEX,
         };
-        let mut seen = self
-            .seen_offers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut seen = match tx.seen_offers()? {
+            Some(bytes) => SeenOffers::decode(&bytes)
+                .map_err(|_| Error::Store("stored seen offers do not decode"))?,
+            None => SeenOffers::new(),
+        };
         seen.evict_expired(now_ms);
         let (state, message) = PrimaryLinking::accept(
             &offer,
@@ -389,6 +388,8 @@ impl<S: Store> Device<S> {
             now_ms,
             rng,
         )?;
+        tx.set_seen_offers(&seen.encode())?;
+        tx.commit()?;
         Ok((
             PendingCompanion {
                 state,

@@ -27,14 +27,13 @@ mod linking;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hush_core::rng::CryptoRng;
 use hush_core::{IdentityKey, IdentityKeyPair};
 use hush_device::{
-    DeviceList, DeviceListPolicy, KnownDeviceLists, PRIMARY_DEVICE_ID, SeenOffers,
-    SignedDeviceList, VerifiedDeviceList,
+    DeviceList, DeviceListPolicy, KnownDeviceLists, PRIMARY_DEVICE_ID, SignedDeviceList,
+    VerifiedDeviceList,
 };
 use hush_group::{
     SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyRecord, SenderKeyTracker,
@@ -250,9 +249,6 @@ pub struct Device<S: Store> {
     account: LocalAccount,
     address: Address,
     policy: DeviceListPolicy,
-    /// Linking offers this (primary) device answered: in memory only, the store traits
-    /// have no slot for them (see the `linking` module).
-    seen_offers: Mutex<SeenOffers>,
 }
 
 impl<S: Store> fmt::Debug for Device<S> {
@@ -517,7 +513,6 @@ impl<S: Store> Device<S> {
             account,
             address,
             policy: DeviceListPolicy::default(),
-            seen_offers: Mutex::new(SeenOffers::new()),
         })
     }
 

@@ -71,6 +71,7 @@ tables! {
     trackers: [u8; DISTRIBUTION_ID_LENGTH] => Vec<u8>,
     own_device_list: () => Vec<u8>,
     device_lists: String => Vec<u8>,
+    seen_offers: () => Vec<u8>,
 }
 
 /// The staged changes to one table.
@@ -461,6 +462,19 @@ impl DeviceListStore for MemoryTransaction<'_> {
         self.staged
             .device_lists
             .put(user.to_owned(), signed.to_vec());
+        Ok(())
+    }
+
+    fn seen_offers(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .staged
+            .seen_offers
+            .get(&self.tables.seen_offers, &())
+            .cloned())
+    }
+
+    fn set_seen_offers(&mut self, seen: &[u8]) -> Result<()> {
+        self.staged.seen_offers.put((), seen.to_vec());
         Ok(())
     }
 }

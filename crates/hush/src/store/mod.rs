@@ -428,4 +428,20 @@ pub trait DeviceListStore {
     ///
     /// [`crate::Error::Store`] on a storage failure.
     fn set_device_list(&mut self, user: &str, signed: &[u8]) -> Result<()>;
+
+    /// On a primary: the linking offers it has answered and that have not expired
+    /// (`hush_device::SeenOffers` encoding), so an offer is answered once even across a
+    /// restart.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Store`] on a storage failure.
+    fn seen_offers(&mut self) -> Result<Option<Vec<u8>>>;
+
+    /// Stores the answered linking offers.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Store`] on a storage failure.
+    fn set_seen_offers(&mut self, seen: &[u8]) -> Result<()>;
 }

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 
 /// The schema version this build writes and reads (the number of migrations it knows;
 /// see `docs/wire/store.md`).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. A database is migrated
 /// from its version to [`SCHEMA_VERSION`] in one transaction when opened. Entries are
@@ -63,6 +63,8 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
      CREATE TABLE own_device_list (
          id INTEGER PRIMARY KEY CHECK (id = 0), signed BLOB NOT NULL);
      CREATE TABLE device_lists (user TEXT PRIMARY KEY, signed BLOB NOT NULL);",
+    // 1 -> 2: the primary's answered linking offers.
+    "CREATE TABLE seen_offers (id INTEGER PRIMARY KEY CHECK (id = 0), seen BLOB NOT NULL);",
 ];
 
 /// HKDF info of the key that seals secret columns.
@@ -1124,6 +1126,23 @@ impl DeviceListStore for SqliteTransaction<'_> {
             "INSERT INTO device_lists (user, signed) VALUES (?1, ?2)
              ON CONFLICT (user) DO UPDATE SET signed = excluded.signed",
             params![user, signed],
+        )
+    }
+
+    fn seen_offers(&mut self) -> Result<Option<Vec<u8>>> {
+        self.query_blob(
+            "read seen offers",
+            "SELECT seen FROM seen_offers WHERE id = 0",
+            [],
+            |bytes| Ok(bytes.to_vec()),
+        )
+    }
+
+    fn set_seen_offers(&mut self, seen: &[u8]) -> Result<()> {
+        self.execute(
+            "write seen offers",
+            "INSERT OR REPLACE INTO seen_offers (id, seen) VALUES (0, ?1)",
+            [seen],
         )
     }
 }
