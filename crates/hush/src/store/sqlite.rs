@@ -608,56 +608,43 @@ impl Transaction for SqliteTransaction<'_> {
         let Some(&first) = device_ids.first() else {
             return Ok(peers);
         };
-        // Checks `user` (and the first id) as the per-device calls would; the others are
-        // checked when they are matched below.
+        // Checks `user` (and the first id) as the per-device calls would.
         Address::new(user, first)?;
-        let what = "read peers";
-        let mut statement = self
-            .connection
-            .prepare_cached("SELECT device_id, identity_key FROM remote_identities WHERE name = ?1")
-            .map_err(db(what))?;
-        let mut rows = statement.query([user]).map_err(db(what))?;
-        while let Some(row) = rows.next().map_err(db(what))? {
-            let device_id: u32 = row.get(0).map_err(db(what))?;
-            for (peer, _) in peers
-                .iter_mut()
-                .zip(device_ids)
-                .filter(|(_, id)| **id == device_id)
-            {
-                let bytes = row
-                    .get_ref(1)
-                    .and_then(|value| value.as_blob().map_err(Into::into))
-                    .map_err(db(what))?;
-                peer.identity = Some(codec::identity_key(bytes)?);
-            }
-        }
-        drop(rows);
-        drop(statement);
-        let mut statement = self
-            .connection
-            .prepare_cached("SELECT device_id, record FROM sessions WHERE name = ?1")
-            .map_err(db(what))?;
-        let mut rows = statement.query([user]).map_err(db(what))?;
-        while let Some(row) = rows.next().map_err(db(what))? {
-            let device_id: u32 = row.get(0).map_err(db(what))?;
-            for (peer, _) in peers
-                .iter_mut()
-                .zip(device_ids)
-                .filter(|(_, id)| **id == device_id)
-            {
-                let stored = row
-                    .get_ref(1)
-                    .and_then(|value| value.as_blob().map_err(Into::into))
-                    .map_err(db(what))?;
-                let address = Address::new(user, device_id)?;
-                peer.session = Some(open(
-                    self.sealer,
-                    &session_row(&address),
-                    stored,
-                    codec::session,
-                )?);
-            }
-        }
+        let sealer = self.sealer;
+        self.each_device_row(
+            "SELECT device_id, identity_key FROM remote_identities WHERE name = ?1",
+            user,
+            |device_id, bytes| {
+                for (peer, _) in peers
+                    .iter_mut()
+                    .zip(device_ids)
+                    .filter(|(_, id)| **id == device_id)
+                {
+                    peer.identity = Some(codec::identity_key(bytes)?);
+                }
+                Ok(())
+            },
+        )?;
+        self.each_device_row(
+            "SELECT device_id, record FROM sessions WHERE name = ?1",
+            user,
+            |device_id, stored| {
+                for (peer, _) in peers
+                    .iter_mut()
+                    .zip(device_ids)
+                    .filter(|(_, id)| **id == device_id)
+                {
+                    let address = Address::new(user, device_id)?;
+                    peer.session = Some(open(
+                        sealer,
+                        &session_row(&address),
+                        stored,
+                        codec::session,
+                    )?);
+                }
+                Ok(())
+            },
+        )?;
         Ok(peers)
     }
 }
@@ -720,6 +707,28 @@ impl SqliteTransaction<'_> {
             .query_map(params, |row| row.get(0))
             .map_err(db(what))?;
         rows.collect::<rusqlite::Result<Vec<T>>>().map_err(db(what))
+    }
+
+    /// Runs a cached query over `user`'s rows, each a device id and a blob, and hands
+    /// every row to `each`.
+    fn each_device_row(
+        &self,
+        sql: &str,
+        user: &str,
+        mut each: impl FnMut(u32, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let what = "read peers";
+        let mut statement = self.connection.prepare_cached(sql).map_err(db(what))?;
+        let mut rows = statement.query([user]).map_err(db(what))?;
+        while let Some(row) = rows.next().map_err(db(what))? {
+            let device_id: u32 = row.get(0).map_err(db(what))?;
+            let bytes = row
+                .get_ref(1)
+                .and_then(|value| value.as_blob().map_err(Into::into))
+                .map_err(db(what))?;
+            each(device_id, bytes)?;
+        }
+        Ok(())
     }
 
     fn seal(&self, row: &Row<'_>, plaintext: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
