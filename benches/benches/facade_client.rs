@@ -5,7 +5,8 @@
 //!   all sessions established and acknowledged, in one store transaction. Measured with
 //!   `MemoryStore`, with `SqliteStore` in memory (SQLite's CPU cost without the disk), and
 //!   with `SqliteStore` on a file with the default `synchronous = FULL` (one fsync per
-//!   send) and with `synchronous = NORMAL`. The comparison is the 8 `SessionRecord::encrypt` calls alone on the same
+//!   send), with `synchronous = NORMAL`, and with `NORMAL` plus `SqliteOptions::exclusive`.
+//!   The files are in `std::env::temp_dir()` (set `TMPDIR` to measure another disk). The comparison is the 8 `SessionRecord::encrypt` calls alone on the same
 //!   sessions, records already in memory: no store, no device list, no framing.
 //! - **Group send**: one 1 KiB message to a group of 100 members with 2 devices each,
 //!   sender keys already distributed (so no pairwise message is needed): reading 100
