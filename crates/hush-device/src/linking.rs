@@ -604,6 +604,12 @@ impl PrimaryLinking {
         Ok((state, message))
     }
 
+    /// The device id assigned to the companion (its linking metadata's).
+    #[must_use]
+    pub const fn companion_device_id(&self) -> u32 {
+        self.metadata.device_id
+    }
+
     /// Checks the companion's countersignature and completes linking.
     ///
     /// # Errors

@@ -78,56 +78,40 @@ pub struct CompanionLinked<S: Store> {
 /// and [`Device::finish_companion`]. Secrets are wiped on drop and never printed.
 pub struct PendingCompanion {
     state: PrimaryLinking,
-    device_id: u32,
 }
 
 impl PendingCompanion {
     /// The device id the companion will have.
     #[must_use]
     pub const fn device_id(&self) -> u32 {
-        self.device_id
+        self.state.companion_device_id()
     }
 
-    /// The serialised state, to keep while waiting for the countersignature:
-    /// `docs/wire/linking.md` ("Facade states"). It holds the history key: wiped when
-    /// dropped; store it as a secret.
+    /// The serialised state, to keep while waiting for the countersignature: the
+    /// protocol's primary state as it is (`docs/wire/linking.md`, "Serialised states").
+    /// It holds the history key: wiped when dropped; store it as a secret.
     #[must_use]
     pub fn encode(&self) -> Zeroizing<Vec<u8>> {
-        let state = self.state.encode();
-        let mut out = Zeroizing::new(Vec::with_capacity(6 + state.len()));
-        out.push(FACADE_STATE_VERSION);
-        out.push(4);
-        out.extend_from_slice(&self.device_id.to_be_bytes());
-        out.extend_from_slice(&state);
-        out
+        self.state.encode()
     }
 
     /// Decodes a state made by [`PendingCompanion::encode`].
     ///
     /// # Errors
     ///
-    /// [`Error::Device`]: `UnknownVersion`; `Malformed("pending companion")` for a
-    /// truncated state or a device id below 2; the errors of
-    /// `hush_device::PrimaryLinking::decode`.
+    /// [`Error::Device`]: the errors of `hush_device::PrimaryLinking::decode`.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        const WHAT: &str = "pending companion";
-        let (device_id, state) = split_state(bytes, WHAT)?;
-        let device_id = <[u8; 4]>::try_from(device_id)
-            .map(u32::from_be_bytes)
-            .map_err(|_| hush_device::Error::Malformed(WHAT))?;
-        if device_id <= PRIMARY_DEVICE_ID {
-            return Err(hush_device::Error::Malformed(WHAT).into());
-        }
-        let state = PrimaryLinking::decode(state)?;
-        Ok(Self { state, device_id })
+        Ok(Self {
+            state: PrimaryLinking::decode(bytes)?,
+        })
     }
 }
 
-/// Version byte of the facade's linking states ([`CompanionLink::encode`],
-/// [`PendingCompanion::encode`]).
+/// Version byte of the facade's companion state ([`CompanionLink::encode`]).
 const FACADE_STATE_VERSION: u8 = 1;
 
-/// Splits a facade state into its length-prefixed head and the protocol state after it.
+/// Splits the facade's companion state into its length-prefixed head and the protocol
+/// state after it.
 fn split_state<'a>(bytes: &'a [u8], what: &'static str) -> Result<(&'a [u8], &'a [u8])> {
     let (&version, rest) = bytes
         .split_first()
@@ -147,7 +131,7 @@ fn split_state<'a>(bytes: &'a [u8], what: &'static str) -> Result<(&'a [u8], &'a
 impl fmt::Debug for PendingCompanion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PendingCompanion")
-            .field("device_id", &self.device_id)
+            .field("device_id", &self.device_id())
             .finish_non_exhaustive()
     }
 }
@@ -272,7 +256,8 @@ impl CompanionLink {
             .map_err(|_| hush_device::Error::Malformed("companion link"))?;
         let state = CompanionLinking::decode(state)?;
         // One encoding per state: the key pair must be in its canonical protobuf form.
-        if *identity.encode() != *head
+        // (Compared in constant time: both sides hold the private key.)
+        if !hush_core::kdf::constant_time_eq(&identity.encode(), head)
             || *state.offer().companion_identity() != identity.identity_key()
         {
             return Err(hush_device::Error::Malformed("companion link").into());
@@ -390,13 +375,7 @@ impl<S: Store> Device<S> {
         )?;
         tx.set_seen_offers(&seen.encode())?;
         tx.commit()?;
-        Ok((
-            PendingCompanion {
-                state,
-                device_id: assignment.device_id,
-            },
-            message.encode(),
-        ))
+        Ok((PendingCompanion { state }, message.encode()))
     }
 
     /// On the primary: checks the companion's countersignature (relayed by the server)
