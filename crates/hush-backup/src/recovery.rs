@@ -19,9 +19,6 @@ pub const RECOVERY_CODE_CHARS: usize = 64;
 /// Characters per group in [`RecoveryCode::to_grouped_string`].
 pub const RECOVERY_CODE_GROUP: usize = 4;
 
-/// Crockford's base32 alphabet: digits and upper-case letters without I, L, O and U.
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
 /// Bytes the code encodes: the key and its 8-byte checksum.
 const CODE_BYTES: usize = BACKUP_KEY_LENGTH + 8;
 
@@ -42,18 +39,54 @@ pub(crate) fn crc64_xz(data: &[u8]) -> u64 {
     !crc
 }
 
+/// All ones if `lo <= x <= hi`, else zero, without a branch on `x` (a character of a
+/// secret code).
+const fn in_range(x: u8, lo: u8, hi: u8) -> u8 {
+    // x - lo and hi - x, widened: bit 15 is set exactly when the difference is negative.
+    let below = (x as u16).wrapping_sub(lo as u16) >> 15;
+    let above = (hi as u16).wrapping_sub(x as u16) >> 15;
+    // 0 inside the range, 1 outside; 0 - 1 wraps to all ones.
+    let outside = ((below | above) & 1).to_le_bytes()[0];
+    outside.wrapping_sub(1)
+}
+
 /// The 5-bit value of one character, or `None` if it is not in the alphabet. Lower case
 /// is accepted; `O` reads as 0 and `I`, `L` as 1, as Crockford specifies.
+///
+/// The characters are the secret key, so the code has no branch and no table index on
+/// which valid character it is: every range of the alphabet is tested with masks, and
+/// only the final valid / invalid answer (which a typed code reveals anyway) is a branch.
 fn decode_char(ch: char) -> Option<u8> {
-    let upper = u8::try_from(ch.to_ascii_uppercase()).ok()?;
-    match upper {
-        b'O' => Some(0),
-        b'I' | b'L' => Some(1),
-        _ => ALPHABET
-            .iter()
-            .position(|&a| a == upper)
-            .and_then(|index| u8::try_from(index).ok()),
+    // Non-ASCII is never valid (and its code point is not part of a valid code).
+    let byte = u8::try_from(u32::from(ch)).ok()?;
+    let upper = byte ^ (in_range(byte, b'a', b'z') & 0x20);
+    let mut value = 0u8;
+    let mut valid = 0u8;
+    for (lo, hi, base) in [
+        (b'0', b'9', 0),
+        (b'A', b'H', 10),
+        (b'J', b'K', 18),
+        (b'M', b'N', 20),
+        (b'P', b'T', 22),
+        (b'V', b'Z', 27),
+        (b'O', b'O', 0),
+        (b'I', b'I', 1),
+        (b'L', b'L', 1),
+    ] {
+        let hit = in_range(upper, lo, hi);
+        value |= hit & upper.wrapping_sub(lo).wrapping_add(base);
+        valid |= hit;
     }
+    (valid != 0).then_some(value)
+}
+
+/// The character of a 5-bit value (`value < 32`), without a branch or a table lookup on
+/// it: `'0' + value`, plus 7 to jump from the digits to `A`, plus one for each of I, L, O
+/// and U the value has passed.
+fn encode_char(value: u8) -> u8 {
+    let value = value & 31;
+    let at_least = |k: u8| in_range(value, k, 31) & 1;
+    b'0' + value + 7 * at_least(10) + at_least(18) + at_least(20) + at_least(22) + at_least(27)
 }
 
 /// A backup key as the user writes it down: 64 characters in 16 groups of 4.
@@ -151,8 +184,8 @@ impl RecoveryCode {
                 if written > 0 && written.is_multiple_of(RECOVERY_CODE_GROUP) {
                     out.push(' ');
                 }
-                let index = usize::from((*acc >> (5 * shift)).to_le_bytes()[0] & 31);
-                out.push(char::from(ALPHABET.get(index).copied().unwrap_or(b'0')));
+                let value = (*acc >> (5 * shift)).to_le_bytes()[0] & 31;
+                out.push(char::from(encode_char(value)));
                 written += 1;
             }
         }
@@ -193,12 +226,39 @@ impl fmt::Debug for RecoveryCode {
 mod tests {
     use super::*;
 
+    /// Crockford's base32 alphabet: digits and upper-case letters without I, L, O and U.
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
     #[test]
     fn crc64_xz_check_value() {
         // The CRC catalogue's check value for CRC-64/XZ.
         assert_eq!(crc64_xz(b"123456789"), 0x995D_C9BB_DF19_39FA);
         // The empty input gives 0 (init and xorout cancel).
         assert_eq!(crc64_xz(b""), 0);
+    }
+
+    /// The mask-based codec against the alphabet table and Crockford's aliases, for
+    /// every byte and a few non-ASCII characters.
+    #[test]
+    fn character_codec_matches_the_alphabet() {
+        for (value, &ch) in (0u8..).zip(ALPHABET.iter()) {
+            assert_eq!(encode_char(value), ch, "{value}");
+        }
+        for byte in 0..=u8::MAX {
+            let upper = byte.to_ascii_uppercase();
+            let expected = match upper {
+                b'O' => Some(0),
+                b'I' | b'L' => Some(1),
+                _ => (0u8..)
+                    .zip(ALPHABET.iter())
+                    .find(|(_, a)| **a == upper)
+                    .map(|(v, _)| v),
+            };
+            assert_eq!(decode_char(char::from(byte)), expected, "{byte:#04x}");
+        }
+        for ch in ['é', 'Ａ', '٣', '\u{10FFFF}', '\u{130}'] {
+            assert_eq!(decode_char(ch), None, "{ch}");
+        }
     }
 
     #[test]
