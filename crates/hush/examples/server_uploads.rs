@@ -8,10 +8,12 @@
 //! - A client tops its one-time prekeys up when the server's counts run low.
 //! - Device-list uploads are accepted only when signed by the registered account key
 //!   and not older than the stored list: a rollback is refused.
+//! - A companion the account removes is pruned from the prekey directory and the
+//!   mailbox once the new list is accepted.
 //!
 //! Run it with `cargo run -p hush --example server_uploads`.
 
-use hush::server::{DeviceLists, PreKeyDirectory, Registration};
+use hush::server::{DeviceLists, Mailbox, PreKeyDirectory, Registration};
 use hush::store::MemoryStore;
 use hush::{Device, DeviceEntry, Error, GenerateRequest, RotationPolicy};
 use hush_core::IdentityKeyPair;
@@ -182,5 +184,25 @@ fn main() -> Result<()> {
         Err(Error::Device(hush_device::Error::IdentityChanged))
     ));
     println!("a list signed by another account key refused");
+
+    // ---- a companion leaves ----
+
+    // The tablet had registered and has a message waiting.
+    let mailbox = Mailbox::new();
+    let tablet_address = hush::Address::new("bob", 2)?;
+    directory.register_device(&tablet_address, 7, tablet.identity_key())?;
+    mailbox.deliver(&tablet_address, bob.address(), 2, b"...".to_vec(), NOW)?;
+    // Bob's phone removes it: version 3. Once the server accepts the list, it drops
+    // what it keeps for devices no longer on it.
+    let v3 = bob.remove_companion(2, NOW, &mut rng)?;
+    let verified = device_lists.upload("bob", &v3)?;
+    let on_list: Vec<u32> = verified.devices().iter().map(|d| d.device_id).collect();
+    for gone in directory.retain_devices("bob", &on_list)? {
+        let dropped = mailbox.remove_device(&gone);
+        println!(
+            "device {gone} is off the list: registration and {dropped} queued message(s) dropped"
+        );
+    }
+    assert_eq!(directory.devices("bob")?, vec![bob.address().clone()]);
     Ok(())
 }

@@ -20,6 +20,10 @@
 //!   devices is all or nothing; queues are bounded ([`Error::QueueFull`]). Correct under
 //!   concurrent senders and consumers.
 //!
+//! The three are independent; a server wires them. When [`DeviceLists::upload`] accepts
+//! a list that no longer names a device, [`PreKeyDirectory::retain_devices`] forgets its
+//! registration and prekeys and [`Mailbox::remove_device`] its queue.
+//!
 //! Every type here is `Send + Sync` with `&self` methods, holds everything in memory,
 //! does no I/O and reads no clock (`now_ms` comes in) — a real server puts the same
 //! rules in front of its database. Who a request comes from (the `sender` of a message,

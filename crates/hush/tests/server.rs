@@ -552,6 +552,99 @@ fn directory_bounds_give_typed_errors() {
 
 // ---------------------------------------------------------------- device lists
 
+#[test]
+fn a_device_off_the_list_is_pruned_from_directory_and_mailbox() {
+    let directory = PreKeyDirectory::new();
+    let mailbox = Mailbox::new();
+    let mut phones: Vec<Phone> = (1..=3)
+        .map(|d| registered(&directory, "erin", d, 130 + u64::from(d)))
+        .collect();
+    for phone in &mut phones {
+        let seed = 140 + u64::from(phone.address.device_id());
+        let bytes = upload(&phone.identity, &mut phone.ids, true, 2, 2, seed);
+        directory
+            .upload(
+                &phone.address,
+                &phone.identity.identity_key(),
+                &bytes,
+                NOW,
+                &mut test_rng(seed),
+            )
+            .unwrap();
+    }
+    let sender = addr("frank", 1);
+    mailbox
+        .deliver_many(
+            &sender,
+            phones
+                .iter()
+                .map(|p| (p.address.clone(), 2, b"hi".to_vec()))
+                .collect(),
+            NOW,
+        )
+        .unwrap();
+    // Device 2 answered something before it was removed: a receipt waits for it.
+    let to_two = mailbox
+        .deliver(&phones[1].address, &sender, 2, b"more".to_vec(), NOW)
+        .unwrap();
+    let from_two = mailbox
+        .deliver(&sender, &phones[1].address, 2, b"reply".to_vec(), NOW)
+        .unwrap();
+    assert_eq!(mailbox.acknowledge(&sender, &[from_two]), 1);
+    assert_eq!(mailbox.queue_count(), 3);
+
+    // The account's new list keeps devices 1 and 3.
+    let dropped = directory.retain_devices("erin", &[1, 3, 7]).unwrap();
+    assert_eq!(dropped, vec![phones[1].address.clone()]);
+    assert_eq!(
+        directory.devices("erin").unwrap(),
+        vec![phones[0].address.clone(), phones[2].address.clone()]
+    );
+    let handed: Vec<Address> = directory
+        .bundles_for_user("erin")
+        .unwrap()
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(
+        handed,
+        vec![phones[0].address.clone(), phones[2].address.clone()]
+    );
+    assert_eq!(
+        directory.bundle(&phones[1].address).unwrap_err(),
+        Error::UnknownDevice {
+            address: phones[1].address.clone()
+        }
+    );
+    // Pruning again, or an unknown user, removes nothing.
+    assert!(
+        directory
+            .retain_devices("erin", &[1, 3])
+            .unwrap()
+            .is_empty()
+    );
+    assert!(directory.retain_devices("nobody", &[]).unwrap().is_empty());
+
+    for address in &dropped {
+        assert_eq!(mailbox.remove_device(address), 2);
+        assert_eq!(mailbox.remove_device(address), 0);
+    }
+    assert!(mailbox.fetch(&phones[1].address, 10).is_empty());
+    assert!(mailbox.take_receipts(&phones[1].address, 10).is_empty());
+    assert_eq!(mailbox.queue_count(), 2);
+    // The other devices' messages are untouched; acknowledging the removed device's
+    // message is a no-op now.
+    assert_eq!(
+        bodies(&mailbox.fetch(&phones[0].address, 10)),
+        vec![&b"hi"[..]]
+    );
+    assert_eq!(mailbox.acknowledge(&phones[1].address, &[to_two]), 0);
+
+    // The last devices go: the user is gone from the directory.
+    assert_eq!(directory.retain_devices("erin", &[]).unwrap().len(), 2);
+    assert_eq!(directory.user_count(), 0);
+}
+
 fn signed_list(list: &mut DeviceList, account: &IdentityKeyPair, at: u64) -> Vec<u8> {
     list.sign(account, at, &mut test_rng(at)).unwrap().encode()
 }

@@ -306,6 +306,36 @@ impl PreKeyDirectory {
         removed
     }
 
+    /// Forgets every registered device of `user` whose id is not in `keep`, with its
+    /// prekeys, and returns their addresses in device-id order.
+    ///
+    /// A server calls this when [`DeviceLists::upload`](super::DeviceLists::upload)
+    /// accepts a new list for `user`, with the ids on that list: a companion the
+    /// account removed then gets no more bundles handed out (clients would not use
+    /// them: they set up sessions only with devices on a list they verified, but a
+    /// stale registration still costs one-time keys and storage).
+    ///
+    /// # Errors
+    ///
+    /// None in practice: an [`Error::Group`] if a stored name no longer makes an
+    /// [`Address`] (nothing is removed then).
+    pub fn retain_devices(&self, user: &str, keep: &[u32]) -> Result<Vec<Address>> {
+        let mut inner = lock(&self.inner);
+        let Some(devices) = inner.users.get_mut(user) else {
+            return Ok(Vec::new());
+        };
+        let dropped = devices
+            .keys()
+            .filter(|id| !keep.contains(id))
+            .map(|&id| Ok(Address::new(user, id)?))
+            .collect::<Result<Vec<_>>>()?;
+        devices.retain(|id, _| keep.contains(id));
+        if devices.is_empty() {
+            inner.users.remove(user);
+        }
+        Ok(dropped)
+    }
+
     /// The registered devices of `user`, in device-id order.
     ///
     /// # Errors

@@ -466,6 +466,26 @@ impl Mailbox {
         taken
     }
 
+    /// Deletes `device`'s queue and the receipts waiting for it, for a device removed
+    /// from its user's list (or an account deleted). Returns how many queued messages
+    /// were deleted; their senders get no receipt for them.
+    ///
+    /// The mailbox does not know device lists: a sender that has not seen the new list
+    /// yet can still deliver to the device afterwards, which opens a new queue. A
+    /// server checks deliveries against the current list before calling
+    /// [`deliver_many`](Self::deliver_many), or prunes again.
+    pub fn remove_device(&self, device: &Address) -> usize {
+        let mut shard = lock(self.shard(self.shard_index(device)));
+        let deleted = shard.queues.remove(device).map_or(0, |queue| {
+            self.queue_count.fetch_sub(1, Ordering::Relaxed);
+            queue.envelopes.len()
+        });
+        if shard.receipts.remove(device).is_some() {
+            self.receipt_holders.fetch_sub(1, Ordering::Relaxed);
+        }
+        deleted
+    }
+
     /// How full `recipient`'s queue is.
     #[must_use]
     pub fn queue_stats(&self, recipient: &Address) -> QueueStats {
