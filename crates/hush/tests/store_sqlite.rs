@@ -582,3 +582,56 @@ fn an_exclusive_store_keeps_other_openers_out() {
     let read = tx.session(&address("bob", 1)).unwrap().unwrap();
     assert_eq!(*read.encode(), *f.session.encode());
 }
+
+/// `compact` hands the pages of deleted rows back: the file shrinks to about what the
+/// remaining rows need, the log is emptied, and what remains reads back unchanged.
+#[test]
+fn compact_gives_deleted_space_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let f = Fixtures::new(21);
+    let store = SqliteStore::open(&path, Some(key(4))).unwrap();
+    // About 2 KB per record (a session whose first message is unanswered).
+    let mut tx = store.transaction().unwrap();
+    for device in 1..=300 {
+        tx.put_session(&address("bob", device), &f.session).unwrap();
+    }
+    tx.commit().unwrap();
+    let mut tx = store.transaction().unwrap();
+    for device in 2..=300 {
+        tx.remove_session(&address("bob", device)).unwrap();
+    }
+    tx.commit().unwrap();
+    let file_size = || std::fs::metadata(&path).unwrap().len();
+    let wal_size = || {
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        std::fs::metadata(wal).map_or(0, |m| m.len())
+    };
+    let record = f.session.encode().len();
+    assert!(record > 1500, "record is {record} bytes");
+    let freed = store.compact().unwrap();
+    // The 299 removed records, give or take the pages' slack.
+    let removed = u64::try_from(299 * record).unwrap();
+    assert!(
+        freed > removed * 3 / 4 && freed < removed * 2,
+        "freed {freed} bytes for {removed} bytes of removed records"
+    );
+    assert_eq!(freed % 4096, 0);
+    assert_eq!(wal_size(), 0);
+    let compacted = file_size();
+    assert!(compacted < removed / 4, "file is {compacted} bytes");
+    assert_eq!(store.compact().unwrap(), 0, "nothing left to free");
+    assert_eq!(file_size(), compacted);
+
+    let mut tx = store.transaction().unwrap();
+    let read = tx.session(&address("bob", 1)).unwrap().unwrap();
+    assert_eq!(*read.encode(), *f.session.encode());
+    assert!(tx.session(&address("bob", 2)).unwrap().is_none());
+    tx.commit().unwrap();
+    drop(store);
+    // It reopens (same key) with the row intact.
+    let store = SqliteStore::open(&path, Some(key(4))).unwrap();
+    let mut tx = store.transaction().unwrap();
+    assert!(tx.session(&address("bob", 1)).unwrap().is_some());
+}

@@ -300,6 +300,41 @@ impl SqliteStore {
         })
     }
 
+    /// Gives the space of deleted rows back to the file system: rewrites the database
+    /// without free pages (SQLite's `VACUUM`), then checkpoints and truncates the
+    /// write-ahead log. Returns how many bytes the database shrank by (whole pages; the
+    /// log is not counted).
+    ///
+    /// Deleted content is zeroed already (`PRAGMA secure_delete`); this is about size.
+    /// Pages freed by consumed prekeys and removed sessions are reused by later writes,
+    /// so a device needs this only after removing much more than it will write again.
+    /// It takes time proportional to the database, needs room for a second copy while
+    /// it runs, and holds the store (and SQLite's lock on the file) until it is done:
+    /// call it when the app is idle. A failure leaves the database as it was.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] if SQLite cannot vacuum or checkpoint (for example, another
+    /// process has the file open in a transaction).
+    pub fn compact(&self) -> Result<u64> {
+        let connection = self.lock();
+        if !connection.is_autocommit() {
+            connection
+                .execute_batch("ROLLBACK")
+                .map_err(db("rollback"))?;
+        }
+        let before = database_bytes(&connection)?;
+        connection.execute_batch("VACUUM").map_err(db("vacuum"))?;
+        // Answers one row: (busy, frames in the log, frames checkpointed).
+        let busy: i64 = connection
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+            .map_err(db("checkpoint"))?;
+        if busy != 0 {
+            return Err(Error::Store("checkpoint"));
+        }
+        Ok(before.saturating_sub(database_bytes(&connection)?))
+    }
+
     /// The schema version of the open database (always [`SCHEMA_VERSION`] after a
     /// successful open).
     ///
@@ -318,6 +353,17 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The size of the database in bytes: its page count times its page size.
+fn database_bytes(connection: &Connection) -> Result<u64> {
+    let pragma = |name: &str| -> Result<u64> {
+        let value: i64 = connection
+            .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+            .map_err(db("read database size"))?;
+        u64::try_from(value).map_err(|_| Error::Store("database size out of range"))
+    };
+    Ok(pragma("page_count")?.saturating_mul(pragma("page_size")?))
 }
 
 /// The schema version recorded in the database (0 for an empty one).
