@@ -27,6 +27,12 @@ use crate::error::{Error, Result};
 /// see `docs/wire/store.md`).
 pub const SCHEMA_VERSION: u32 = 2;
 
+/// How many prepared statements the connection keeps. Above the number of distinct
+/// statements this file runs (36), so none is ever evicted and prepared again: rusqlite's
+/// default of 16 is smaller than what one receive plus one send use, and preparing a
+/// statement costs more than running it.
+const STATEMENT_CACHE_CAPACITY: usize = 64;
+
 /// Migration `i` takes the schema from version `i` to `i + 1`. A database is migrated
 /// from its version to [`SCHEMA_VERSION`] in one transaction when opened. Entries are
 /// never edited once released; a change of schema is a new entry.
@@ -271,6 +277,7 @@ impl SqliteStore {
         connection
             .busy_timeout(options.busy_timeout)
             .map_err(db("busy timeout"))?;
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         if options.exclusive {
             // Before WAL mode is entered, so the WAL index lives in heap memory.
             connection
