@@ -411,6 +411,54 @@ impl SignedDeviceList {
     }
 }
 
+/// A signed device list whose structure, signature and companion count are checked,
+/// not yet compared with what a [`KnownDeviceLists`] remembers: the first half of
+/// [`KnownDeviceLists::verify`], which needs no access to that memory. A server that
+/// keeps the memory behind a lock runs this half (the signature check) outside it and
+/// hands the result to [`KnownDeviceLists::remember`].
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CheckedDeviceList {
+    list: SignedDeviceList,
+}
+
+impl CheckedDeviceList {
+    /// Decodes `bytes` and checks the signature by the list's account key and
+    /// `policy`'s companion maximum.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`SignedDeviceList::decode`]; [`Error::BadSignature`];
+    /// [`Error::TooManyCompanions`].
+    pub fn new(bytes: &[u8], policy: &DeviceListPolicy) -> Result<Self> {
+        let list = SignedDeviceList::decode(bytes)?;
+        if !list.signature_valid() {
+            return Err(Error::BadSignature);
+        }
+        check_companions(&list, policy)?;
+        Ok(Self { list })
+    }
+
+    /// The account key that signed the list.
+    #[must_use]
+    pub const fn account_identity(&self) -> &IdentityKey {
+        self.list.account_identity()
+    }
+
+    /// The list's version.
+    #[must_use]
+    pub const fn version(&self) -> u64 {
+        self.list.body.version
+    }
+}
+
+fn check_companions(list: &SignedDeviceList, policy: &DeviceListPolicy) -> Result<()> {
+    let max = policy.companion_limit();
+    if list.body.entries.len().saturating_sub(1) > max {
+        return Err(Error::TooManyCompanions { max });
+    }
+    Ok(())
+}
+
 /// A device list whose signature and history a [`KnownDeviceLists`] has checked.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct VerifiedDeviceList {
@@ -485,6 +533,13 @@ impl VerifiedDeviceList {
     }
 }
 
+fn check_address(address: &[u8]) -> Result<()> {
+    if address.is_empty() || address.len() > MAX_ACCOUNT_ADDRESS_LEN {
+        return Err(Error::Malformed("account address"));
+    }
+    Ok(())
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Known {
     account: IdentityKey,
@@ -549,17 +604,28 @@ impl KnownDeviceLists {
     /// [`Error::Rollback`]; [`Error::Equivocation`]; [`Error::Malformed`]`("known
     /// device lists full")` when [`MAX_KNOWN_ACCOUNTS`] accounts are remembered.
     pub fn verify(&mut self, address: &[u8], bytes: &[u8]) -> Result<VerifiedDeviceList> {
-        if address.is_empty() || address.len() > MAX_ACCOUNT_ADDRESS_LEN {
-            return Err(Error::Malformed("account address"));
-        }
-        let list = SignedDeviceList::decode(bytes)?;
-        if !list.signature_valid() {
-            return Err(Error::BadSignature);
-        }
-        let max = self.policy.companion_limit();
-        if list.body.entries.len().saturating_sub(1) > max {
-            return Err(Error::TooManyCompanions { max });
-        }
+        check_address(address)?;
+        let checked = CheckedDeviceList::new(bytes, &self.policy)?;
+        self.remember(address, checked)
+    }
+
+    /// The second half of [`verify`](Self::verify), for a list
+    /// [`CheckedDeviceList::new`] checked: the companion maximum again (under this
+    /// memory's policy), then same account key as remembered, version not lower, same
+    /// version only with the same bytes; remembers the list. Nothing is remembered on
+    /// error.
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`](Self::verify), less the decoding and signature errors.
+    pub fn remember(
+        &mut self,
+        address: &[u8],
+        checked: CheckedDeviceList,
+    ) -> Result<VerifiedDeviceList> {
+        check_address(address)?;
+        let CheckedDeviceList { list } = checked;
+        check_companions(&list, &self.policy)?;
         let digest = list.digest();
         match self.accounts.get(address) {
             Some(known) => {

@@ -98,8 +98,8 @@ pub mod render;
 pub mod seen;
 
 pub use device_list::{
-    DeviceEntry, DeviceList, DeviceListPolicy, KnownDeviceLists, PRIMARY_DEVICE_ID,
-    SignedDeviceList, VerifiedDeviceList,
+    CheckedDeviceList, DeviceEntry, DeviceList, DeviceListPolicy, KnownDeviceLists,
+    PRIMARY_DEVICE_ID, SignedDeviceList, VerifiedDeviceList,
 };
 pub use error::{Error, Result};
 pub use history::{HistoryHandOff, HistoryKey, TranscriptHash};

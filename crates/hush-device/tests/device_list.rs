@@ -14,7 +14,8 @@
 use hush_core::{IdentityKey, IdentityKeyPair, Signature};
 use hush_device::limits::{DEFAULT_COMPANION_EXPIRY_MS, MAX_DEVICES_PARSED};
 use hush_device::{
-    DeviceEntry, DeviceList, DeviceListPolicy, Error, KnownDeviceLists, SignedDeviceList,
+    CheckedDeviceList, DeviceEntry, DeviceList, DeviceListPolicy, Error, KnownDeviceLists,
+    SignedDeviceList,
 };
 use hush_test_support::test_rng;
 use proptest::prelude::*;
@@ -225,6 +226,73 @@ fn contact_refuses_rollback_and_accepts_the_same_list_again() {
     );
     // A different address is independent.
     assert_eq!(restored.verify(b"bob", &v2).unwrap().version(), 2);
+}
+
+/// `verify` in two steps (`CheckedDeviceList::new` outside a lock, `remember` inside)
+/// remembers and refuses exactly what `verify` does, and the second step re-applies its
+/// own memory's companion maximum.
+#[test]
+fn checking_then_remembering_is_verifying() {
+    let mut a = account(14, 2);
+    let v1 = sign(&mut a, NOW);
+    let v2 = sign(&mut a, NOW + 1);
+    let policy = DeviceListPolicy::default();
+    let mut one_step = KnownDeviceLists::new(policy);
+    let mut two_steps = KnownDeviceLists::new(policy);
+    let checked = CheckedDeviceList::new(&v2, &policy).unwrap();
+    let version = checked.version();
+    assert_eq!(
+        CheckedDeviceList::new(&v1, &policy).unwrap().version(),
+        version - 1
+    );
+    assert_eq!(checked.account_identity(), &a.key.identity_key());
+    assert_eq!(
+        two_steps.remember(b"alice", checked).unwrap(),
+        one_step.verify(b"alice", &v2).unwrap()
+    );
+    assert_eq!(two_steps, one_step);
+    assert_eq!(
+        two_steps
+            .remember(b"alice", CheckedDeviceList::new(&v1, &policy).unwrap())
+            .unwrap_err(),
+        Error::Rollback {
+            seen: version,
+            received: version - 1
+        }
+    );
+    assert_eq!(
+        two_steps
+            .remember(b"", CheckedDeviceList::new(&v2, &policy).unwrap())
+            .unwrap_err(),
+        Error::Malformed("account address")
+    );
+    assert_eq!(two_steps, one_step, "nothing remembered on error");
+
+    // The signature is checked in the first step.
+    let mut forged = v2.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_eq!(
+        CheckedDeviceList::new(&forged, &policy).unwrap_err(),
+        Error::BadSignature
+    );
+    // A list checked under a laxer policy is held to the memory's own.
+    let strict = DeviceListPolicy {
+        max_companions: 1,
+        ..policy
+    };
+    let mut strict_memory = KnownDeviceLists::new(strict);
+    assert_eq!(
+        CheckedDeviceList::new(&v2, &strict).unwrap_err(),
+        Error::TooManyCompanions { max: 1 }
+    );
+    assert_eq!(
+        strict_memory
+            .remember(b"alice", CheckedDeviceList::new(&v2, &policy).unwrap())
+            .unwrap_err(),
+        Error::TooManyCompanions { max: 1 }
+    );
+    assert!(strict_memory.is_empty());
 }
 
 #[test]

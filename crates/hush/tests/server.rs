@@ -667,6 +667,14 @@ fn device_lists_refuse_rollback_equivocation_and_foreign_keys() {
         lists.upload("alice", &bytes_for_unknown).unwrap_err(),
         Error::UnknownUser
     );
+    // The signature is checked first (outside the lock), whoever the user is.
+    let mut forged = bytes_for_unknown.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_eq!(
+        lists.upload("alice", &forged).unwrap_err(),
+        Error::Device(hush_device::Error::BadSignature)
+    );
     assert_eq!(
         lists
             .register_account("alice", account.identity_key())

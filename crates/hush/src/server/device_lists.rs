@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use hush_core::IdentityKey;
 use hush_device::{
-    DeviceListPolicy, KnownDeviceLists, SignedDeviceList, VerifiedDeviceList,
+    CheckedDeviceList, DeviceListPolicy, KnownDeviceLists, VerifiedDeviceList,
     limits::MAX_ACCOUNT_ADDRESS_LEN,
 };
 
@@ -33,7 +33,8 @@ struct Lists {
 /// valid, monotonic lists cannot be used to serve a stale one by mistake) and the place
 /// clients fetch lists from.
 ///
-/// Thread-safe (`&self` methods, one lock; a device-list upload is rare). Users are
+/// Thread-safe (`&self` methods, one lock). An upload checks the list's signature before
+/// taking the lock, so fetches never wait for a signature check. Users are
 /// bounded (default [`DEFAULT_MAX_DEVICE_LIST_USERS`]) and a user name is 1 to
 /// [`MAX_ACCOUNT_ADDRESS_LEN`] bytes.
 ///
@@ -65,6 +66,8 @@ struct Lists {
 /// ```
 pub struct DeviceLists {
     max_users: usize,
+    /// The same policy as `inner.known`'s, for the checks made outside the lock.
+    policy: DeviceListPolicy,
     inner: Mutex<Lists>,
 }
 
@@ -76,7 +79,11 @@ impl Default for DeviceLists {
 
 impl fmt::Debug for DeviceLists {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self { max_users, inner } = self;
+        let Self {
+            max_users,
+            policy: _,
+            inner,
+        } = self;
         f.debug_struct("DeviceLists")
             .field("max_users", max_users)
             .field("users", &lock(inner).accounts.len())
@@ -98,6 +105,7 @@ impl DeviceLists {
     pub fn with_config(policy: DeviceListPolicy, max_users: usize) -> Self {
         Self {
             max_users: max_users.min(DEFAULT_MAX_DEVICE_LIST_USERS),
+            policy,
             inner: Mutex::new(Lists {
                 accounts: BTreeMap::new(),
                 lists: BTreeMap::new(),
@@ -149,27 +157,28 @@ impl DeviceLists {
     /// Verifies and stores a signed device list `user` uploaded (the encoding of a
     /// [`SignedDeviceList`]), returning it verified.
     ///
-    /// Checks, in order: the user is registered; the bytes decode; the list names the
-    /// registered account key; then [`KnownDeviceLists::verify`]: the signature, the
-    /// companion maximum, the version not lower than the stored one, and a list of the
-    /// same version only with the same bytes (re-uploading the stored list is
-    /// accepted). Nothing is stored on error.
+    /// Checks, in order: the bytes decode, the signature by the list's account key and
+    /// the companion maximum ([`CheckedDeviceList::new`], before taking the lock); then
+    /// the user is registered, the list names the registered account key, and
+    /// [`KnownDeviceLists::remember`]: the version not lower than the stored one, and a
+    /// list of the same version only with the same bytes (re-uploading the stored list
+    /// is accepted). Nothing is stored on error.
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownUser`] if no account key is registered for `user`;
     /// [`Error::Device`] with `Malformed`/`UnknownVersion` for bytes that do not decode,
-    /// `IdentityChanged` for a list of another account key, `BadSignature`,
-    /// `TooManyCompanions`, `Rollback { seen, received }` or `Equivocation { version }`.
+    /// `BadSignature` or `TooManyCompanions`; [`Error::UnknownUser`] if no account key
+    /// is registered for `user`; [`Error::Device`] with `IdentityChanged` for a list of
+    /// another account key, `Rollback { seen, received }` or `Equivocation { version }`.
     pub fn upload(&self, user: &str, bytes: &[u8]) -> Result<VerifiedDeviceList> {
-        // Structure first, outside the lock.
-        let list = SignedDeviceList::decode(bytes)?;
+        // Structure and signature outside the lock.
+        let checked = CheckedDeviceList::new(bytes, &self.policy)?;
         let mut inner = lock(&self.inner);
         let registered = inner.accounts.get(user).ok_or(Error::UnknownUser)?;
-        if list.account_identity() != registered {
+        if checked.account_identity() != registered {
             return Err(Error::Device(hush_device::Error::IdentityChanged));
         }
-        let verified = inner.known.verify(user.as_bytes(), bytes)?;
+        let verified = inner.known.remember(user.as_bytes(), checked)?;
         inner.lists.insert(user.to_owned(), bytes.to_vec());
         Ok(verified)
     }
