@@ -155,7 +155,7 @@ impl DeviceLists {
     }
 
     /// Verifies and stores a signed device list `user` uploaded (the encoding of a
-    /// [`SignedDeviceList`]), returning it verified.
+    /// [`SignedDeviceList`](hush_device::SignedDeviceList)), returning it verified.
     ///
     /// Checks, in order: the bytes decode, the signature by the list's account key and
     /// the companion maximum ([`CheckedDeviceList::new`], before taking the lock); then
