@@ -77,6 +77,21 @@ fn registered(directory: &PreKeyDirectory, name: &str, device: u32, seed: u64) -
     }
 }
 
+/// Uploads a signed prekey, a last-resort KEM prekey and `count` one-time prekeys of
+/// each kind for `phone`, so that bundles can be made for it.
+fn stock(directory: &PreKeyDirectory, phone: &mut Phone, count: usize, seed: u64) {
+    let bytes = upload(&phone.identity, &mut phone.ids, true, count, count, seed);
+    directory
+        .upload(
+            &phone.address,
+            &phone.identity.identity_key(),
+            &bytes,
+            NOW,
+            &mut test_rng(seed),
+        )
+        .unwrap();
+}
+
 // ---------------------------------------------------------------- prekey directory
 
 #[test]
@@ -372,16 +387,7 @@ fn bundles_for_user_cover_every_ready_device() {
         .collect();
     for phone in &mut phones[..2] {
         let seed = 60 + u64::from(phone.address.device_id());
-        let bytes = upload(&phone.identity, &mut phone.ids, true, 1, 1, seed);
-        directory
-            .upload(
-                &phone.address,
-                &phone.identity.identity_key(),
-                &bytes,
-                NOW,
-                &mut test_rng(61),
-            )
-            .unwrap();
+        stock(&directory, phone, 1, seed);
     }
     let bundles = directory.bundles_for_user("carol").unwrap();
     let addresses: Vec<&Address> = bundles.iter().map(|(a, _)| a).collect();
@@ -561,16 +567,7 @@ fn a_device_off_the_list_is_pruned_from_directory_and_mailbox() {
         .collect();
     for phone in &mut phones {
         let seed = 140 + u64::from(phone.address.device_id());
-        let bytes = upload(&phone.identity, &mut phone.ids, true, 2, 2, seed);
-        directory
-            .upload(
-                &phone.address,
-                &phone.identity.identity_key(),
-                &bytes,
-                NOW,
-                &mut test_rng(seed),
-            )
-            .unwrap();
+        stock(&directory, phone, 2, seed);
     }
     let sender = addr("frank", 1);
     mailbox
