@@ -240,6 +240,18 @@ impl<R: CryptoRng> Story<R> {
             .map(|(a, b)| (a.clone(), b.as_slice()))
             .collect();
         let envelopes = from.encrypt(to_user, text.as_bytes(), &refs, self.now, &mut self.rng)?;
+        // Before relaying, the server checks that the fan-out covers exactly the devices
+        // on each user's current list.
+        for user in [to_user, from.address().name()] {
+            let ids: Vec<u32> = envelopes
+                .iter()
+                .filter(|e| e.to.name() == user)
+                .map(|e| e.to.device_id())
+                .collect();
+            self.server
+                .lists
+                .check_fan_out(from.address(), user, &ids, self.now)?;
+        }
         let count = envelopes.len();
         self.deliver(
             from.address(),

@@ -157,6 +157,22 @@ pub enum Error {
         address: Address,
     },
 
+    /// Server: a fan-out to `user` did not address exactly the devices on the user's
+    /// current list (`hush::server::DeviceLists::check_fan_out`). Nothing was
+    /// delivered; the sender fetches the list again, accepts it and sends again.
+    #[error(
+        "the devices addressed for {user} do not match the current list (missing {missing:?}, not expected {extra:?})"
+    )]
+    MismatchedDevices {
+        /// The recipient user.
+        user: String,
+        /// Device ids on the list that were not addressed.
+        missing: Vec<u32>,
+        /// Device ids addressed that are not on the list (or the sender itself), or
+        /// that were addressed more than once.
+        extra: Vec<u32>,
+    },
+
     /// Server: a message body longer than the mailbox accepts.
     #[error("message body is {len} bytes, more than the limit of {max}")]
     BodyTooLarge {

@@ -14,7 +14,9 @@
 //!   back to the last-resort KEM prekey; [`PreKeyCounts`] tell a client when to top up.
 //! - [`DeviceLists`]: each user's latest signed device list, accepted only if signed by
 //!   the account key registered for the user and not a rollback or an equivocation
-//!   (`hush_device::KnownDeviceLists`); clients fetch lists from here.
+//!   (`hush_device::KnownDeviceLists`); clients fetch lists from here, and
+//!   [`DeviceLists::check_fan_out`] tells a sender with a stale list which devices its
+//!   send missed or should not have addressed.
 //! - [`Mailbox`]: per-device FIFO queues; messages stay until the device acknowledges
 //!   them, then are deleted and a [`Receipt`] goes to the sender; fan-out to several
 //!   devices is all or nothing; queues are bounded ([`Error::QueueFull`]). Correct under

@@ -757,6 +757,78 @@ fn device_lists_refuse_rollback_equivocation_and_foreign_keys() {
 }
 
 #[test]
+fn a_fan_out_must_address_exactly_the_listed_devices() {
+    let lists = DeviceLists::new();
+    let mut rng = test_rng(150);
+    let account = IdentityKeyPair::generate(&mut rng);
+    lists
+        .register_account("alice", account.identity_key())
+        .unwrap();
+    let mut list = DeviceList::new(
+        account.identity_key(),
+        account.identity_key(),
+        1,
+        NOW,
+        DeviceListPolicy::default(),
+    );
+    for device_id in [2, 3] {
+        list.add_companion(hush_device::DeviceEntry {
+            device_id,
+            identity_key: IdentityKeyPair::generate(&mut rng).identity_key(),
+            key_index: 1,
+            added_at_ms: NOW,
+        })
+        .unwrap();
+    }
+    lists
+        .upload("alice", &signed_list(&mut list, &account, NOW))
+        .unwrap();
+    let bob = addr("bob", 1);
+    let mismatch = |missing: Vec<u32>, extra: Vec<u32>| Error::MismatchedDevices {
+        user: "alice".to_owned(),
+        missing,
+        extra,
+    };
+
+    lists.check_fan_out(&bob, "alice", &[3, 1, 2], NOW).unwrap();
+    assert_eq!(
+        lists.check_fan_out(&bob, "alice", &[1, 3], NOW),
+        Err(mismatch(vec![2], vec![]))
+    );
+    assert_eq!(
+        lists.check_fan_out(&bob, "alice", &[1, 2, 3, 4], NOW),
+        Err(mismatch(vec![], vec![4]))
+    );
+    assert_eq!(
+        lists.check_fan_out(&bob, "alice", &[1, 2, 2, 3], NOW),
+        Err(mismatch(vec![], vec![2]))
+    );
+    assert_eq!(
+        lists.check_fan_out(&bob, "alice", &[], NOW),
+        Err(mismatch(vec![1, 2, 3], vec![]))
+    );
+    // Alice's own other devices, from her laptop: not the laptop itself.
+    let laptop = addr("alice", 2);
+    lists.check_fan_out(&laptop, "alice", &[1, 3], NOW).unwrap();
+    assert_eq!(
+        lists.check_fan_out(&laptop, "alice", &[1, 2, 3], NOW),
+        Err(mismatch(vec![], vec![2]))
+    );
+    // Once the list is older than the companion expiry, only the primary is a target,
+    // as for the clients.
+    let later = NOW + DeviceListPolicy::default().companion_expiry_ms + 1;
+    lists.check_fan_out(&bob, "alice", &[1], later).unwrap();
+    assert_eq!(
+        lists.check_fan_out(&bob, "alice", &[1, 2, 3], later),
+        Err(mismatch(vec![], vec![2, 3]))
+    );
+    assert_eq!(
+        lists.check_fan_out(&bob, "carol", &[1], NOW),
+        Err(Error::UnknownUser)
+    );
+}
+
+#[test]
 fn a_new_account_key_starts_the_history_afresh() {
     let lists = DeviceLists::new();
     let old = IdentityKeyPair::generate(&mut test_rng(100));

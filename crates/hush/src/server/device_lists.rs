@@ -1,7 +1,7 @@
 //! The server's copy of each user's signed device list.
 
 use core::fmt;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use hush_core::IdentityKey;
@@ -11,14 +11,15 @@ use hush_device::{
 };
 
 use super::{Registration, lock};
+use crate::Address;
 use crate::error::{Error, Result};
 use crate::limits::DEFAULT_MAX_DEVICE_LIST_USERS;
 
 struct Lists {
     /// The account key each user registered with.
     accounts: BTreeMap<String, IdentityKey>,
-    /// The latest accepted list of each user, as uploaded.
-    lists: BTreeMap<String, Vec<u8>>,
+    /// The latest accepted list of each user, as uploaded and as verified.
+    lists: BTreeMap<String, (Vec<u8>, VerifiedDeviceList)>,
     /// Highest version and digest seen per user: refuses rollback and equivocation.
     known: KnownDeviceLists,
 }
@@ -179,14 +180,68 @@ impl DeviceLists {
             return Err(Error::Device(hush_device::Error::IdentityChanged));
         }
         let verified = inner.known.remember(user.as_bytes(), checked)?;
-        inner.lists.insert(user.to_owned(), bytes.to_vec());
+        inner
+            .lists
+            .insert(user.to_owned(), (bytes.to_vec(), verified.clone()));
         Ok(verified)
     }
 
     /// The latest accepted list of `user`, as uploaded, if any.
     #[must_use]
     pub fn fetch(&self, user: &str) -> Option<Vec<u8>> {
-        lock(&self.inner).lists.get(user).cloned()
+        lock(&self.inner)
+            .lists
+            .get(user)
+            .map(|(bytes, _)| bytes.clone())
+    }
+
+    /// Checks that a fan-out from `sender` to `user` addresses exactly the devices a
+    /// client holding `user`'s latest list sends to at `now_ms`
+    /// ([`VerifiedDeviceList::devices_to_send`]: the primary, and the companions while
+    /// the list is fresh), less `sender` itself when it is one of `user`'s devices, each
+    /// once. A server calls it before [`Mailbox::deliver_many`](super::Mailbox::deliver_many),
+    /// once per user the fan-out goes to, so that a sender with a stale list learns
+    /// which devices it missed or should drop instead of silently leaving a new device
+    /// out (or filling a removed device's queue).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownUser`] if no list is stored for `user`;
+    /// [`Error::MismatchedDevices`] with the ids left out and the ids that should not
+    /// have been addressed (or were addressed twice): the sender's client fetches the
+    /// list again ([`fetch`](Self::fetch)), accepts it and sends again.
+    pub fn check_fan_out(
+        &self,
+        sender: &Address,
+        user: &str,
+        device_ids: &[u32],
+        now_ms: u64,
+    ) -> Result<()> {
+        let expected: BTreeSet<u32> = {
+            let inner = lock(&self.inner);
+            let (_, list) = inner.lists.get(user).ok_or(Error::UnknownUser)?;
+            list.devices_to_send(now_ms)
+                .iter()
+                .map(|entry| entry.device_id)
+                .filter(|&id| sender.name() != user || id != sender.device_id())
+                .collect()
+        };
+        let mut addressed = BTreeSet::new();
+        let mut extra = BTreeSet::new();
+        for &id in device_ids {
+            if !addressed.insert(id) || !expected.contains(&id) {
+                extra.insert(id);
+            }
+        }
+        let missing: Vec<u32> = expected.difference(&addressed).copied().collect();
+        if missing.is_empty() && extra.is_empty() {
+            return Ok(());
+        }
+        Err(Error::MismatchedDevices {
+            user: user.to_owned(),
+            missing,
+            extra: extra.into_iter().collect(),
+        })
     }
 
     /// The version of `user`'s latest accepted list, if any.
