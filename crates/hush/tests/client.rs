@@ -414,6 +414,111 @@ fn fan_out_reaches_every_device_exactly_once_and_replies_work() {
     }
 }
 
+/// The server's `DeviceLists::check_fan_out` passes every send of a device that holds
+/// the current lists, and tells one holding a stale list which devices it missed or
+/// should drop; after accepting the list it fetches again, the send passes.
+#[test]
+fn a_stale_sender_learns_from_the_server_which_devices_it_missed() {
+    let World {
+        mut rng,
+        mut server,
+        alice,
+        bob,
+    } = world(70);
+    let lists = hush::server::DeviceLists::new();
+    for devices in [&alice, &bob] {
+        let user = devices[0].address().name();
+        lists
+            .register_account(user, *devices[0].account_key())
+            .unwrap();
+        lists
+            .upload(user, &devices[0].own_device_list().unwrap())
+            .unwrap();
+    }
+    let check = |from: &Dev, envelopes: &[Envelope]| -> Result<(), Error> {
+        for user in ["alice", "bob"] {
+            let ids: Vec<u32> = envelopes
+                .iter()
+                .filter(|e| e.to.name() == user)
+                .map(|e| e.to.device_id())
+                .collect();
+            lists.check_fan_out(from.address(), user, &ids, NOW)?;
+        }
+        Ok(())
+    };
+    for from in all(&alice, &bob) {
+        let to = if from.address().name() == "alice" {
+            "bob"
+        } else {
+            "alice"
+        };
+        check(from, &send(from, to, b"in sync", &mut server, &mut rng)).unwrap();
+    }
+
+    // Bob links device 4; the server has the new list, Alice's phone does not yet.
+    let identity = IdentityKeyPair::generate(&mut rng);
+    let entry = DeviceEntry {
+        device_id: 4,
+        identity_key: identity.identity_key(),
+        key_index: 1,
+        added_at_ms: NOW,
+    };
+    let tablet = Device::create_companion(
+        MemoryStore::new(),
+        "bob",
+        4,
+        identity,
+        *bob[0].account_key(),
+        &mut rng,
+    )
+    .unwrap();
+    let with_tablet = bob[0].add_companion(entry, NOW, &mut rng).unwrap();
+    tablet.accept_device_list("bob", &with_tablet, NOW).unwrap();
+    let upload = tablet
+        .generate_prekeys(&small_batch(), NOW, &mut rng)
+        .unwrap();
+    server.upload(&tablet, &upload, &mut rng);
+    lists.upload("bob", &with_tablet).unwrap();
+    let stale = send(&alice[0], "bob", b"stale", &mut server, &mut rng);
+    assert_eq!(
+        check(&alice[0], &stale),
+        Err(Error::MismatchedDevices {
+            user: "bob".to_owned(),
+            missing: vec![4],
+            extra: vec![],
+        })
+    );
+    // Alice's phone fetches the list, accepts it and sends again.
+    let fetched = lists.fetch("bob").unwrap();
+    alice[0].accept_device_list("bob", &fetched, NOW).unwrap();
+    let fresh = send(&alice[0], "bob", b"fresh", &mut server, &mut rng);
+    check(&alice[0], &fresh).unwrap();
+    assert!(fresh.iter().any(|e| e.to == addr("bob", 4)));
+
+    // Bob removes device 2: a sender still holding the old list addresses it.
+    let without_two = bob[0].remove_companion(2, NOW, &mut rng).unwrap();
+    lists.upload("bob", &without_two).unwrap();
+    assert_eq!(
+        check(
+            &alice[0],
+            &send(&alice[0], "bob", b"stale", &mut server, &mut rng)
+        ),
+        Err(Error::MismatchedDevices {
+            user: "bob".to_owned(),
+            missing: vec![],
+            extra: vec![2],
+        })
+    );
+    alice[0]
+        .accept_device_list("bob", &lists.fetch("bob").unwrap(), NOW)
+        .unwrap();
+    check(
+        &alice[0],
+        &send(&alice[0], "bob", b"fresh", &mut server, &mut rng),
+    )
+    .unwrap();
+}
+
 #[test]
 fn missing_bundle_stops_the_whole_send() {
     let World {
