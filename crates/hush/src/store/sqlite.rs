@@ -27,10 +27,11 @@ use crate::error::{Error, Result};
 /// see `docs/wire/store.md`).
 pub const SCHEMA_VERSION: u32 = 2;
 
-/// How many prepared statements the connection keeps. Above the number of distinct
-/// statements this file runs (36), so none is ever evicted and prepared again: rusqlite's
-/// default of 16 is smaller than what one receive plus one send use, and preparing a
-/// statement costs more than running it.
+/// How many prepared statements the connection keeps: above the number of distinct
+/// statements this file runs (36 when written), so none is evicted and prepared again.
+/// rusqlite's default of 16 is passed by a device that sends, receives and takes a first
+/// (prekey) message from a new contact, and preparing a statement costs more than
+/// running it.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. A database is migrated
@@ -317,7 +318,9 @@ impl SqliteStore {
     /// so a device needs this only after removing much more than it will write again.
     /// It takes time proportional to the database, needs room for a second copy while
     /// it runs, and holds the store (and SQLite's lock on the file) until it is done:
-    /// call it when the app is idle. A failure leaves the database as it was.
+    /// call it when the app is idle. A failure loses nothing: `VACUUM` is one
+    /// transaction, and if the checkpoint after it cannot finish the space comes back at
+    /// a later checkpoint.
     ///
     /// # Errors
     ///
