@@ -76,6 +76,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("password_wrapped_key", backup::password_wrapped_key),
     ("client_content", client::client_content),
     ("store_local_account", store::store_local_account),
+    ("store_user_sessions", store::store_user_sessions),
     ("facade_interaction", facade::facade_interaction),
     ("facade_linking_state", client::facade_linking_state),
 ];

@@ -20,7 +20,7 @@ use hush::store::{
     SessionStore, SqliteOptions, SqliteStore, Store, Synchronous, Transaction,
 };
 use rusqlite::Connection;
-use store_common::{Fixtures, address};
+use store_common::{Fixtures, address, long_session};
 
 fn key(byte: u8) -> AtRestKey {
     AtRestKey::new([byte; 32])
@@ -36,6 +36,62 @@ fn user_tables(connection: &Connection) -> Vec<String> {
         .unwrap();
     statement
         .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// `user`'s row of `user_sessions`, read as `docs/wire/store.md` describes it: the
+/// version byte 1, a count, then per device its id (u32 BE), the stored record's length
+/// (u16 BE) and the stored record.
+fn inline_sessions(connection: &Connection, user: &str) -> Vec<(u32, Vec<u8>)> {
+    let row: Vec<u8> = connection
+        .query_row(
+            "SELECT sessions FROM user_sessions WHERE name = ?1",
+            [user],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(row[0], 1, "format version");
+    let mut entries = Vec::new();
+    let mut at = 2;
+    for _ in 0..row[1] {
+        let device_id = u32::from_be_bytes(row[at..at + 4].try_into().unwrap());
+        let len = usize::from(u16::from_be_bytes(row[at + 4..at + 6].try_into().unwrap()));
+        entries.push((device_id, row[at + 6..at + 6 + len].to_vec()));
+        at += 6 + len;
+    }
+    assert_eq!(at, row.len(), "trailing bytes");
+    entries
+}
+
+/// Writes `user`'s `user_sessions` row in the documented format.
+fn write_inline_sessions(connection: &Connection, user: &str, entries: &[(u32, Vec<u8>)]) {
+    let mut row = vec![1, u8::try_from(entries.len()).unwrap()];
+    for (device_id, stored) in entries {
+        row.extend_from_slice(&device_id.to_be_bytes());
+        row.extend_from_slice(&u16::try_from(stored.len()).unwrap().to_be_bytes());
+        row.extend_from_slice(stored);
+    }
+    set_user_sessions_row(connection, user, &row);
+}
+
+fn set_user_sessions_row(connection: &Connection, user: &str, row: &[u8]) {
+    connection
+        .execute(
+            "INSERT OR REPLACE INTO user_sessions (name, sessions) VALUES (?1, ?2)",
+            rusqlite::params![user, row],
+        )
+        .unwrap();
+}
+
+/// The device ids of `user` that have a row in `sessions`.
+fn session_rows(connection: &Connection, user: &str) -> Vec<u32> {
+    let mut statement = connection
+        .prepare("SELECT device_id FROM sessions WHERE name = ?1 ORDER BY device_id")
+        .unwrap();
+    statement
+        .query_map([user], |row| row.get(0))
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap()
@@ -80,6 +136,7 @@ fn migrates_from_zero_to_current() {
         "sessions",
         "signed_prekeys",
         "unrelated",
+        "user_sessions",
     ] {
         assert!(tables.iter().any(|t| t == table), "missing table {table}");
     }
@@ -101,8 +158,10 @@ fn migrates_from_zero_to_current() {
     assert!(tx.remote_identity(&address("bob", 1)).unwrap().is_some());
 }
 
-/// A database written at schema version 1 (before `seen_offers`) is migrated to the
-/// current version on open, keeping its data and its at-rest encryption.
+/// A database written at schema version 1 (before `seen_offers` and `user_sessions`,
+/// every session record a row of `sessions`) is migrated to the current version on
+/// open, keeping its data and its at-rest encryption; a session record moves to its
+/// user's row when it is next written.
 #[test]
 fn migrates_from_version_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -114,10 +173,23 @@ fn migrates_from_version_one() {
         tx.put_session(&address("bob", 1), &f.session).unwrap();
         tx.commit().unwrap();
     }
-    // Back to what a version-1 build left behind.
+    // Back to what a version-1 build left behind: the sealed record (the same bytes:
+    // its seal is bound to the `sessions` row key either way) in a `sessions` row.
     let connection = raw(&path);
+    let [(1, sealed)] = &inline_sessions(&connection, "bob")[..] else {
+        panic!("one inline session expected");
+    };
     connection
-        .execute_batch("DROP TABLE seen_offers; UPDATE schema_version SET version = 1;")
+        .execute(
+            "INSERT INTO sessions (name, device_id, record) VALUES ('bob', 1, ?1)",
+            [sealed],
+        )
+        .unwrap();
+    connection
+        .execute_batch(
+            "DROP TABLE user_sessions; DROP TABLE seen_offers;
+             UPDATE schema_version SET version = 1;",
+        )
         .unwrap();
     assert!(!user_tables(&connection).iter().any(|t| t == "seen_offers"));
     drop(connection);
@@ -127,9 +199,22 @@ fn migrates_from_version_one() {
     let mut tx = store.transaction().unwrap();
     let read = tx.session(&address("bob", 1)).unwrap().unwrap();
     assert_eq!(*read.encode(), *f.session.encode());
+    assert_eq!(tx.session_devices("bob").unwrap(), [1]);
     assert!(tx.seen_offers().unwrap().is_none());
     tx.set_seen_offers(b"seen").unwrap();
+    tx.put_session(&address("bob", 1), &f.other_session)
+        .unwrap();
     tx.commit().unwrap();
+    drop(store);
+
+    let connection = raw(&path);
+    assert_eq!(session_rows(&connection, "bob"), Vec::<u32>::new());
+    assert_eq!(inline_sessions(&connection, "bob").len(), 1);
+    drop(connection);
+    let store = SqliteStore::open(&path, Some(key(3))).unwrap();
+    let mut tx = store.transaction().unwrap();
+    let read = tx.session(&address("bob", 1)).unwrap().unwrap();
+    assert_eq!(*read.encode(), *f.other_session.encode());
 }
 
 #[test]
@@ -242,14 +327,15 @@ fn a_value_moved_to_another_row_or_table_does_not_open() {
     tx.commit().unwrap();
     drop(store);
 
-    // Same table, another row (device id, then name).
-    swap_values(
-        &path,
-        "sessions",
-        "record",
-        "name = 'bob' AND device_id = 1",
-        "name = 'bob' AND device_id = 2",
-    );
+    // Same table, another row: two sessions of one user's row swapped.
+    let connection = raw(&path);
+    let mut bob = inline_sessions(&connection, "bob");
+    let [(1, first), (2, second)] = &mut bob[..] else {
+        panic!("bob's two sessions expected inline");
+    };
+    core::mem::swap(first, second);
+    write_inline_sessions(&connection, "bob", &bob);
+    drop(connection);
     swap_values(&path, "one_time_prekeys", "record", "id = 9", "id = 10");
     let store = SqliteStore::open(&path, Some(key(1))).unwrap();
     let mut tx = store.transaction().unwrap();
@@ -262,17 +348,12 @@ fn a_value_moved_to_another_row_or_table_does_not_open() {
     drop(tx);
     drop(store);
 
-    // Another table: a sender-key value copied into a session row.
+    // Another table: a sender-key value copied into a session's place.
     let connection = raw(&path);
     let sender_key: Vec<u8> = connection
         .query_row("SELECT record FROM sender_keys", [], |row| row.get(0))
         .unwrap();
-    connection
-        .execute(
-            "UPDATE sessions SET record = ?1 WHERE name = 'carol'",
-            [sender_key],
-        )
-        .unwrap();
+    write_inline_sessions(&connection, "carol", &[(1, sender_key)]);
     drop(connection);
     let store = SqliteStore::open(&path, Some(key(1))).unwrap();
     let mut tx = store.transaction().unwrap();
@@ -344,14 +425,90 @@ fn a_corrupt_plaintext_value_is_a_store_error() {
     tx.put_session(&address("bob", 1), &f.session).unwrap();
     tx.commit().unwrap();
     drop(store);
-    raw(&path)
-        .execute("UPDATE sessions SET record = x'ff00'", [])
-        .unwrap();
+    let connection = raw(&path);
+    let good = inline_sessions(&connection, "bob");
+    write_inline_sessions(&connection, "bob", &[(1, vec![0xff, 0x00])]);
     let store = SqliteStore::open(&path, None).unwrap();
     let mut tx = store.transaction().unwrap();
     assert_eq!(
         tx.session(&address("bob", 1)).map(|_| ()),
         Err(Error::Store("session record"))
+    );
+    drop(tx);
+
+    // A user's row that is not the one encoding: every read of that user's sessions
+    // fails the same way, and other users' sessions still read.
+    let (_, stored) = &good[0];
+    let entry = |device_id: u32, len: u16| {
+        let mut bytes = device_id.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&len.to_be_bytes());
+        bytes
+    };
+    let long = u16::try_from(stored.len()).unwrap();
+    let bad_rows: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![1],
+        vec![1, 0],                                              // no entries
+        vec![2, 1],                                              // unknown version
+        [&[1, 1][..], &entry(1, long), stored, &[0]].concat(),   // trailing byte
+        [&[1, 1][..], &entry(1, long + 1), stored].concat(),     // length past the end
+        [&[1, 1][..], &entry(1, 0)].concat(),                    // empty record
+        [&[1, 1][..], &entry(1, 2049), &vec![0; 2049]].concat(), // over the inline bound
+        [
+            &[1, 2][..],
+            &entry(2, long),
+            stored,
+            &entry(1, long),
+            stored,
+        ]
+        .concat(), // order
+        [
+            &[1, 2][..],
+            &entry(1, long),
+            stored,
+            &entry(1, long),
+            stored,
+        ]
+        .concat(), // repeat
+        [
+            &[1, 17][..],
+            &[&entry(1, long)[..], stored].concat().repeat(17),
+        ]
+        .concat(),
+    ];
+    let mut tx = store.transaction().unwrap();
+    tx.put_session(&address("carol", 1), &f.session).unwrap();
+    tx.commit().unwrap();
+    for (i, row) in bad_rows.iter().enumerate() {
+        set_user_sessions_row(&connection, "bob", row);
+        let mut tx = store.transaction().unwrap();
+        let bad = Err(Error::Store("user sessions do not decode"));
+        assert_eq!(tx.session(&address("bob", 1)).map(|_| ()), bad, "row {i}");
+        assert_eq!(tx.session_devices("bob").map(|_| ()), bad, "row {i}");
+        assert_eq!(
+            tx.put_session(&address("bob", 1), &f.session),
+            bad,
+            "row {i}"
+        );
+        assert!(tx.session(&address("carol", 1)).unwrap().is_some());
+    }
+    // The good row reads again (the loop really replaced it).
+    write_inline_sessions(&connection, "bob", &good);
+    let mut tx = store.transaction().unwrap();
+    assert!(tx.session(&address("bob", 1)).unwrap().is_some());
+    drop(tx);
+
+    // A device's record in both places: refused rather than guessed.
+    connection
+        .execute(
+            "INSERT INTO sessions (name, device_id, record) VALUES ('bob', 1, ?1)",
+            [stored],
+        )
+        .unwrap();
+    let mut tx = store.transaction().unwrap();
+    assert_eq!(
+        tx.session_devices("bob").map(|_| ()),
+        Err(Error::Store("session stored twice"))
     );
 }
 
@@ -511,10 +668,10 @@ fn sealed_values_follow_the_documented_format() {
     aad.extend_from_slice(&[0, 3]);
     aad.extend_from_slice(b"bob");
     aad.extend_from_slice(&[0, 0, 1, 2]);
-    assert_eq!(
-        open(&sealed("SELECT record FROM sessions"), &aad),
-        f.session.encode().to_vec()
-    );
+    let [(258, stored)] = &inline_sessions(&connection, "bob")[..] else {
+        panic!("one inline session expected");
+    };
+    assert_eq!(open(stored, &aad), f.session.encode().to_vec());
 
     let mut aad = vec![11u8];
     aad.extend_from_slice(b"kem_prekeys");
@@ -642,4 +799,120 @@ fn compact_gives_deleted_space_back() {
     let store = SqliteStore::open(&path, Some(key(4))).unwrap();
     let mut tx = store.transaction().unwrap();
     assert!(tx.session(&address("bob", 1)).unwrap().is_some());
+}
+
+/// Where session records go (`docs/wire/store.md`): up to 16 records of at most 2048
+/// stored bytes in their user's `user_sessions` row, any other in a `sessions` row of
+/// its own; a record moves when a write changes which applies, and is never in both.
+#[test]
+fn long_records_and_many_devices_get_rows_of_their_own() {
+    for at_rest in [None, Some(key(4))] {
+        let f = Fixtures::new(13);
+        let mut rng = hush_test_support::test_rng(13);
+        let peer = hush_core::IdentityKeyPair::generate(&mut rng);
+        let long = long_session(&f.identity, &peer, 2, &mut rng);
+        assert!(long.encode().len() > 2048);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device.db");
+        let store = SqliteStore::open(&path, at_rest.clone()).unwrap();
+        let bob = |device_id| address("bob", device_id);
+
+        // Device 1 long; 2..=17 short (16, a full row); 18 short, past the count.
+        let mut tx = store.transaction().unwrap();
+        tx.put_session(&bob(1), &long).unwrap();
+        for device_id in 2..=18 {
+            tx.put_session(&bob(device_id), &f.session).unwrap();
+        }
+        tx.commit().unwrap();
+        let connection = raw(&path);
+        let inline_ids = |connection: &Connection| -> Vec<u32> {
+            inline_sessions(connection, "bob")
+                .into_iter()
+                .map(|(device_id, _)| device_id)
+                .collect()
+        };
+        assert_eq!(session_rows(&connection, "bob"), [1, 18]);
+        assert_eq!(inline_ids(&connection), (2..=17).collect::<Vec<_>>());
+        let mut tx = store.transaction().unwrap();
+        assert_eq!(
+            tx.session_devices("bob").unwrap(),
+            (1..=18).collect::<Vec<_>>()
+        );
+        let ids: Vec<u32> = (1..=19).collect();
+        let peers = tx.peers("bob", &ids).unwrap();
+        assert_eq!(*peers[0].session.as_ref().unwrap().encode(), *long.encode());
+        for peer in &peers[1..18] {
+            assert_eq!(
+                *peer.session.as_ref().unwrap().encode(),
+                *f.session.encode()
+            );
+        }
+        assert!(peers[18].session.is_none());
+        drop(tx);
+
+        // A dropped transaction that moved records both ways leaves both tables as
+        // they were, byte for byte.
+        let snapshot = |connection: &Connection| {
+            let rows: Vec<(u32, Vec<u8>)> = connection
+                .prepare("SELECT device_id, record FROM sessions ORDER BY device_id")
+                .unwrap()
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            (rows, inline_sessions(connection, "bob"))
+        };
+        let before = snapshot(&connection);
+        let mut tx = store.transaction().unwrap();
+        tx.remove_session(&bob(2)).unwrap();
+        tx.put_session(&bob(18), &f.other_session).unwrap();
+        tx.put_session(&bob(3), &long).unwrap();
+        tx.remove_session(&bob(1)).unwrap();
+        assert_eq!(
+            tx.session_devices("bob").unwrap(),
+            (3..=18).collect::<Vec<_>>()
+        );
+        drop(tx);
+        assert_eq!(snapshot(&connection), before);
+
+        // The same, committed: 18 moves into the row freed by 2, 3 out to its own.
+        let mut tx = store.transaction().unwrap();
+        tx.remove_session(&bob(2)).unwrap();
+        tx.put_session(&bob(18), &f.other_session).unwrap();
+        tx.put_session(&bob(3), &long).unwrap();
+        tx.remove_session(&bob(1)).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(session_rows(&connection, "bob"), [3]);
+        let mut expected: Vec<u32> = (4..=18).collect();
+        assert_eq!(inline_ids(&connection), expected);
+        let mut tx = store.transaction().unwrap();
+        assert_eq!(
+            *tx.session(&bob(3)).unwrap().unwrap().encode(),
+            *long.encode()
+        );
+        assert_eq!(
+            *tx.session(&bob(18)).unwrap().unwrap().encode(),
+            *f.other_session.encode()
+        );
+        assert!(tx.session(&bob(1)).unwrap().is_none());
+        assert!(tx.session(&bob(2)).unwrap().is_none());
+
+        // Shrinking moves a record back into a row with room; removing every inline
+        // record removes the user's row.
+        tx.put_session(&bob(3), &f.session).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(session_rows(&connection, "bob"), Vec::<u32>::new());
+        expected.insert(0, 3);
+        assert_eq!(inline_ids(&connection), expected);
+        let mut tx = store.transaction().unwrap();
+        for device_id in expected {
+            tx.remove_session(&bob(device_id)).unwrap();
+        }
+        assert!(tx.session_devices("bob").unwrap().is_empty());
+        tx.commit().unwrap();
+        let rows: i64 = connection
+            .query_row("SELECT count(*) FROM user_sessions", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 0);
+    }
 }

@@ -15,3 +15,20 @@ pub const MAX_IDENTITY_KEY_PAIR_LEN: usize = 128;
 /// The longest local account encoding: version, user id, ids, key pair and account key.
 pub const MAX_LOCAL_ACCOUNT_LEN: usize =
     1 + 2 + MAX_ACCOUNT_USER_LEN + 4 + 4 + 2 + MAX_IDENTITY_KEY_PAIR_LEN + 33;
+
+/// The longest stored session record (sealed, when the store is encrypted) that
+/// `SqliteStore` keeps in its user's `user_sessions` row rather than in a row of its own,
+/// in bytes. A session record is a few hundred bytes once its first message is
+/// answered, and about 1.9 KB while it carries that pending message; longer records
+/// (many skipped message keys, many archived sessions) get a row of their own, so that
+/// writing one of a user's sessions never rewrites another's long record.
+pub const MAX_INLINE_SESSION_LEN: usize = 2048;
+
+/// The most session records of one user that `SqliteStore` keeps in the user's
+/// `user_sessions` row; records of further devices get rows of their own.
+pub const MAX_INLINE_SESSIONS: usize = 16;
+
+/// The longest `user_sessions` row value: version, count, and [`MAX_INLINE_SESSIONS`]
+/// entries of a device id, a length and at most [`MAX_INLINE_SESSION_LEN`] bytes.
+pub const MAX_USER_SESSIONS_LEN: usize =
+    1 + 1 + MAX_INLINE_SESSIONS * (4 + 2 + MAX_INLINE_SESSION_LEN);

@@ -1,7 +1,9 @@
-//! The SQLite store: one table per kind of state, WAL journaling, `BEGIN IMMEDIATE`
+//! The SQLite store: one table per kind of state (session records: a row per user for
+//! the short ones, a row per device for the rest), WAL journaling, `BEGIN IMMEDIATE`
 //! transactions, versioned migrations, and optional encryption at rest of every secret
 //! column. The schema and the at-rest format are in `docs/wire/store.md`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -16,6 +18,7 @@ use hush_ratchet::SessionRecord;
 use rusqlite::{Connection, OptionalExtension, Params, params};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use super::limits::{MAX_INLINE_SESSION_LEN, MAX_INLINE_SESSIONS, MAX_USER_SESSIONS_LEN};
 use super::{
     DeviceListStore, IdentityStore, LocalAccount, Peer, PreKeyStore, SenderKeyStore, SessionStore,
     Store, Transaction, codec,
@@ -25,10 +28,10 @@ use crate::error::{Error, Result};
 
 /// The schema version this build writes and reads (the number of migrations it knows;
 /// see `docs/wire/store.md`).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// How many prepared statements the connection keeps: above the number of distinct
-/// statements this file runs (36 when written), so none is evicted and prepared again.
+/// statements this file runs (43 when written), so none is evicted and prepared again.
 /// rusqlite's default of 16 is passed by a device that sends, receives and takes a first
 /// (prekey) message from a new contact, and preparing a statement costs more than
 /// running it.
@@ -72,7 +75,13 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
      CREATE TABLE device_lists (user TEXT PRIMARY KEY, signed BLOB NOT NULL);",
     // 1 -> 2: the primary's answered linking offers.
     "CREATE TABLE seen_offers (id INTEGER PRIMARY KEY CHECK (id = 0), seen BLOB NOT NULL);",
+    // 2 -> 3: a user's short session records together in one row. Records stored before
+    // stay in `sessions`, which still holds the long ones; each moves on its next write.
+    "CREATE TABLE user_sessions (name TEXT PRIMARY KEY, sessions BLOB NOT NULL);",
 ];
+
+/// The format version byte of a `user_sessions` row value.
+const USER_SESSIONS_FORMAT_VERSION: u8 = 1;
 
 /// HKDF info of the key that seals secret columns.
 const COLUMN_KEY_INFO: &[u8] = b"hush store v1 column key";
@@ -615,6 +624,7 @@ impl Store for SqliteStore {
         Ok(SqliteTransaction {
             connection,
             sealer: self.sealer.as_ref(),
+            users: BTreeMap::new(),
             open: true,
         })
     }
@@ -625,7 +635,95 @@ impl Store for SqliteStore {
 pub struct SqliteTransaction<'a> {
     connection: MutexGuard<'a, Connection>,
     sealer: Option<&'a Sealer>,
+    /// The session records of every user this transaction touched; `user_sessions`
+    /// rows that changed are written at commit, one statement per user.
+    users: BTreeMap<String, UserSessions>,
     open: bool,
+}
+
+/// Where one user's session records are: the short ones in the user's `user_sessions`
+/// row, the others in rows of `sessions` (`docs/wire/store.md`). Each device's record is
+/// in exactly one of the two.
+#[derive(Default)]
+struct UserSessions {
+    /// The records in the user's row, stored form (sealed when encrypted), by device.
+    inline: BTreeMap<u32, Zeroizing<Vec<u8>>>,
+    /// The devices whose record is a row of `sessions`.
+    own_rows: BTreeSet<u32>,
+    /// Whether `inline` differs from the user's row.
+    changed: bool,
+}
+
+impl UserSessions {
+    /// Whether a record of `stored_len` bytes for `device_id` goes in the user's row.
+    fn keeps_inline(&self, device_id: u32, stored_len: usize) -> bool {
+        (1..=MAX_INLINE_SESSION_LEN).contains(&stored_len)
+            && (self.inline.contains_key(&device_id) || self.inline.len() < MAX_INLINE_SESSIONS)
+    }
+}
+
+/// A `user_sessions` row value: the version byte, a count (1..=16), then per device in
+/// ascending id order its id (u32 BE), the stored record's length (u16 BE, 1..=2048)
+/// and the stored record.
+fn encode_user_sessions(inline: &BTreeMap<u32, Zeroizing<Vec<u8>>>) -> Result<Zeroizing<Vec<u8>>> {
+    let too_many = || Error::Store("too many inline sessions");
+    let count = u8::try_from(inline.len()).map_err(|_| too_many())?;
+    let mut out = Zeroizing::new(Vec::with_capacity(
+        2 + inline
+            .values()
+            .map(|stored| 6 + stored.len())
+            .sum::<usize>(),
+    ));
+    out.push(USER_SESSIONS_FORMAT_VERSION);
+    out.push(count);
+    for (device_id, stored) in inline {
+        let len = u16::try_from(stored.len()).map_err(|_| too_many())?;
+        out.extend_from_slice(&device_id.to_be_bytes());
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(stored);
+    }
+    Ok(out)
+}
+
+/// Reads a `user_sessions` row value; anything but the one encoding
+/// [`encode_user_sessions`] writes is [`Error::Store`].
+fn decode_user_sessions(bytes: &[u8]) -> Result<BTreeMap<u32, Zeroizing<Vec<u8>>>> {
+    let bad = || Error::Store("user sessions do not decode");
+    if bytes.len() > MAX_USER_SESSIONS_LEN {
+        return Err(bad());
+    }
+    let Some(([version, count], mut rest)) = bytes.split_first_chunk::<2>() else {
+        return Err(bad());
+    };
+    if *version != USER_SESSIONS_FORMAT_VERSION
+        || *count == 0
+        || usize::from(*count) > MAX_INLINE_SESSIONS
+    {
+        return Err(bad());
+    }
+    let mut inline = BTreeMap::new();
+    let mut previous = None;
+    for _ in 0..*count {
+        let (device_id, after) = rest.split_first_chunk::<4>().ok_or_else(bad)?;
+        let (len, after) = after.split_first_chunk::<2>().ok_or_else(bad)?;
+        let device_id = u32::from_be_bytes(*device_id);
+        let len = usize::from(u16::from_be_bytes(*len));
+        if len == 0
+            || len > MAX_INLINE_SESSION_LEN
+            || len > after.len()
+            || previous.is_some_and(|previous| previous >= device_id)
+        {
+            return Err(bad());
+        }
+        let (stored, after) = after.split_at(len);
+        inline.insert(device_id, Zeroizing::new(stored.to_vec()));
+        previous = Some(device_id);
+        rest = after;
+    }
+    if !rest.is_empty() {
+        return Err(bad());
+    }
+    Ok(inline)
 }
 
 impl core::fmt::Debug for SqliteTransaction<'_> {
@@ -651,6 +749,7 @@ impl Drop for SqliteTransaction<'_> {
 
 impl Transaction for SqliteTransaction<'_> {
     fn commit(mut self) -> Result<()> {
+        self.write_user_sessions()?;
         self.connection
             .prepare_cached("COMMIT")
             .and_then(|mut commit| commit.execute([]))
@@ -666,7 +765,6 @@ impl Transaction for SqliteTransaction<'_> {
         };
         // Checks `user` (and the first id) as the per-device calls would.
         Address::new(user, first)?;
-        let sealer = self.sealer;
         self.each_device_row(
             "SELECT device_id, identity_key FROM remote_identities WHERE name = ?1",
             user,
@@ -681,27 +779,16 @@ impl Transaction for SqliteTransaction<'_> {
                 Ok(())
             },
         )?;
-        self.each_device_row(
-            "SELECT device_id, record FROM sessions WHERE name = ?1",
-            user,
-            |device_id, stored| {
-                for (peer, _) in peers
-                    .iter_mut()
-                    .zip(device_ids)
-                    .filter(|(_, id)| **id == device_id)
-                {
-                    let address = Address::new(user, device_id)?;
-                    peer.session = Some(open(
-                        sealer,
-                        &session_row(&address),
-                        stored,
-                        codec::session,
-                    )?);
-                }
+        let sessions = self.load_user_sessions(user)?;
+        let read = peers
+            .iter_mut()
+            .zip(device_ids)
+            .try_for_each(|(peer, &device_id)| {
+                peer.session = self.stored_session(&sessions, &Address::new(user, device_id)?)?;
                 Ok(())
-            },
-        )?;
-        Ok(peers)
+            });
+        self.keep_user_sessions(user, sessions);
+        read.map(|()| peers)
     }
 }
 
@@ -1023,21 +1110,73 @@ impl PreKeyStore for SqliteTransaction<'_> {
     }
 }
 
-impl SessionStore for SqliteTransaction<'_> {
-    fn session(&mut self, address: &Address) -> Result<Option<SessionRecord>> {
+impl SqliteTransaction<'_> {
+    /// Reads where `user`'s session records are, once per transaction: the user's
+    /// `user_sessions` row and the device ids of their `sessions` rows. Returns the
+    /// entry taken out of `self.users`; [`Self::keep_user_sessions`] puts it back.
+    fn load_user_sessions(&mut self, user: &str) -> Result<UserSessions> {
+        if let Some(sessions) = self.users.remove(user) {
+            return Ok(sessions);
+        }
+        let inline = self
+            .query_blob(
+                "read sessions",
+                "SELECT sessions FROM user_sessions WHERE name = ?1",
+                [user],
+                decode_user_sessions,
+            )?
+            .unwrap_or_default();
+        let own_rows: BTreeSet<u32> = self
+            .query_list(
+                "read sessions",
+                "SELECT device_id FROM sessions WHERE name = ?1",
+                [user],
+            )?
+            .into_iter()
+            .collect();
+        if own_rows
+            .iter()
+            .any(|device_id| inline.contains_key(device_id))
+        {
+            return Err(Error::Store("session stored twice"));
+        }
+        Ok(UserSessions {
+            inline,
+            own_rows,
+            changed: false,
+        })
+    }
+
+    fn keep_user_sessions(&mut self, user: &str, sessions: UserSessions) {
+        self.users.insert(user.to_owned(), sessions);
+    }
+
+    /// The session record of `address`, from wherever `sessions` says it is.
+    fn stored_session(
+        &self,
+        sessions: &UserSessions,
+        address: &Address,
+    ) -> Result<Option<SessionRecord>> {
+        let device_id = address.device_id();
+        if let Some(stored) = sessions.inline.get(&device_id) {
+            return open(self.sealer, &session_row(address), stored, codec::session).map(Some);
+        }
+        if !sessions.own_rows.contains(&device_id) {
+            return Ok(None);
+        }
         self.query_secret(
             "read session",
             "SELECT record FROM sessions WHERE name = ?1 AND device_id = ?2",
-            params![address.name(), address.device_id()],
+            params![address.name(), device_id],
             &session_row(address),
             codec::session,
         )
     }
 
-    fn put_session(&mut self, address: &Address, record: &SessionRecord) -> Result<()> {
-        let sealed = self.seal(&session_row(address), record.encode());
+    /// Writes (or replaces) the `sessions` row of `address`.
+    fn write_session_row(&self, address: &Address, stored: &[u8]) -> Result<()> {
         let what = "write session";
-        let params = params![address.name(), address.device_id(), sealed.as_slice()];
+        let params = params![address.name(), address.device_id(), stored];
         // The common case: a record about as long as the stored one, rewritten in place.
         let updated = self
             .connection
@@ -1048,16 +1187,9 @@ impl SessionStore for SqliteTransaction<'_> {
             .and_then(|mut statement| statement.execute(params))
             .map_err(db(what))?;
         if updated == 0 {
-            // A new record, or one much shorter than the stored one (a session whose
-            // first message was answered drops its pending prekey message, about 1.5
-            // KB). SQLite rebalances pages on deletes, not on in-place shrinks, so the
-            // row is deleted and inserted again: session pages stay dense and a
-            // fan-out's commit writes fewer of them.
-            self.execute(
-                what,
-                "DELETE FROM sessions WHERE name = ?1 AND device_id = ?2",
-                params![address.name(), address.device_id()],
-            )?;
+            // A new row, or one much shorter than the stored one: deleted and inserted
+            // again, because SQLite rebalances pages on deletes, not on in-place shrinks.
+            self.delete_session_row(address)?;
             self.execute(
                 what,
                 "INSERT INTO sessions (name, device_id, record) VALUES (?1, ?2, ?3)",
@@ -1067,7 +1199,7 @@ impl SessionStore for SqliteTransaction<'_> {
         Ok(())
     }
 
-    fn remove_session(&mut self, address: &Address) -> Result<()> {
+    fn delete_session_row(&self, address: &Address) -> Result<()> {
         self.execute(
             "remove session",
             "DELETE FROM sessions WHERE name = ?1 AND device_id = ?2",
@@ -1075,12 +1207,114 @@ impl SessionStore for SqliteTransaction<'_> {
         )
     }
 
+    /// Writes the `user_sessions` row of every user whose short records changed: one
+    /// statement per user (two when the row shrank a lot, as for `sessions` rows).
+    fn write_user_sessions(&mut self) -> Result<()> {
+        for (user, sessions) in &self.users {
+            if !sessions.changed {
+                continue;
+            }
+            if sessions.inline.is_empty() {
+                self.execute(
+                    "write sessions",
+                    "DELETE FROM user_sessions WHERE name = ?1",
+                    [user],
+                )?;
+                continue;
+            }
+            let encoded = encode_user_sessions(&sessions.inline)?;
+            let params = params![user, encoded.as_slice()];
+            let updated = self
+                .connection
+                .prepare_cached(
+                    "UPDATE user_sessions SET sessions = ?2 WHERE name = ?1
+                     AND length(sessions) <= length(?2) + 512",
+                )
+                .and_then(|mut statement| statement.execute(params))
+                .map_err(db("write sessions"))?;
+            if updated == 0 {
+                self.execute(
+                    "write sessions",
+                    "DELETE FROM user_sessions WHERE name = ?1",
+                    [user],
+                )?;
+                self.execute(
+                    "write sessions",
+                    "INSERT INTO user_sessions (name, sessions) VALUES (?1, ?2)",
+                    params,
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SessionStore for SqliteTransaction<'_> {
+    fn session(&mut self, address: &Address) -> Result<Option<SessionRecord>> {
+        let sessions = self.load_user_sessions(address.name())?;
+        let record = self.stored_session(&sessions, address);
+        self.keep_user_sessions(address.name(), sessions);
+        record
+    }
+
+    fn put_session(&mut self, address: &Address, record: &SessionRecord) -> Result<()> {
+        let stored = self.seal(&session_row(address), record.encode());
+        let device_id = address.device_id();
+        let mut sessions = self.load_user_sessions(address.name())?;
+        // The statements run first: on an error, `sessions` still says where the
+        // records are.
+        let written = if sessions.keeps_inline(device_id, stored.len()) {
+            let moved = if sessions.own_rows.contains(&device_id) {
+                self.delete_session_row(address)
+            } else {
+                Ok(())
+            };
+            moved.map(|()| {
+                sessions.own_rows.remove(&device_id);
+                sessions.inline.insert(device_id, stored);
+                sessions.changed = true;
+            })
+        } else {
+            self.write_session_row(address, &stored).map(|()| {
+                sessions.own_rows.insert(device_id);
+                if sessions.inline.remove(&device_id).is_some() {
+                    sessions.changed = true;
+                }
+            })
+        };
+        self.keep_user_sessions(address.name(), sessions);
+        written
+    }
+
+    fn remove_session(&mut self, address: &Address) -> Result<()> {
+        let device_id = address.device_id();
+        let mut sessions = self.load_user_sessions(address.name())?;
+        let removed = if sessions.own_rows.contains(&device_id) {
+            self.delete_session_row(address)
+                .map(|()| sessions.own_rows.remove(&device_id))
+                .map(drop)
+        } else {
+            Ok(())
+        };
+        if removed.is_ok() && sessions.inline.remove(&device_id).is_some() {
+            sessions.changed = true;
+        }
+        self.keep_user_sessions(address.name(), sessions);
+        removed
+    }
+
     fn session_devices(&mut self, user: &str) -> Result<Vec<u32>> {
-        self.query_list(
-            "list sessions",
-            "SELECT device_id FROM sessions WHERE name = ?1 ORDER BY device_id",
-            [user],
-        )
+        let sessions = self.load_user_sessions(user)?;
+        let devices = sessions
+            .inline
+            .keys()
+            .chain(&sessions.own_rows)
+            .copied()
+            .collect::<BTreeSet<u32>>()
+            .into_iter()
+            .collect();
+        self.keep_user_sessions(user, sessions);
+        Ok(devices)
     }
 }
 
