@@ -37,7 +37,7 @@ use hush_prekey::{IdSpace, PreKeyIdAllocator, PreKeyRecord};
 use hush_ratchet::SessionRecord;
 use hush_test_support::test_rng;
 use rand_core::Rng;
-use store_common::{address, session_to};
+use store_common::{address, session_to, short_session};
 
 const ENV: &str = "HUSH_STORE_CRASH_DB";
 const DEVICES: u32 = 4;
@@ -49,14 +49,18 @@ fn at_rest_key() -> AtRestKey {
 }
 
 /// The `K` session records the writer cycles through (the same in parent and child:
-/// seeded).
+/// seeded): one long (a pending PQXDH first message, in rows of `sessions`) and two
+/// short (in the user's `user_sessions` row), so transactions move the four records
+/// from one table to the other and back, and rewrite them in place.
 fn records() -> Vec<SessionRecord> {
     let mut rng = test_rng(42);
     let me = IdentityKeyPair::generate(&mut rng);
     let peer = IdentityKeyPair::generate(&mut rng);
-    (0..K)
-        .map(|i| session_to(&me, &peer, i, &mut rng))
-        .collect()
+    vec![
+        session_to(&me, &peer, 1, &mut rng),
+        short_session(&me, &peer, 1, &mut rng),
+        short_session(&me, &peer, 2, &mut rng),
+    ]
 }
 
 fn one_time_prekey(id: u32) -> PreKeyRecord {

@@ -20,7 +20,7 @@ use hush::store::{
     SessionStore, SqliteOptions, SqliteStore, Store, Synchronous, Transaction,
 };
 use rusqlite::Connection;
-use store_common::{Fixtures, address, long_session};
+use store_common::{Fixtures, address};
 
 fn key(byte: u8) -> AtRestKey {
     AtRestKey::new([byte; 32])
@@ -170,7 +170,8 @@ fn migrates_from_version_one() {
     {
         let store = SqliteStore::open(&path, Some(key(3))).unwrap();
         let mut tx = store.transaction().unwrap();
-        tx.put_session(&address("bob", 1), &f.session).unwrap();
+        tx.put_session(&address("bob", 1), &f.short_session)
+            .unwrap();
         tx.commit().unwrap();
     }
     // Back to what a version-1 build left behind: the sealed record (the same bytes:
@@ -198,11 +199,11 @@ fn migrates_from_version_one() {
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let mut tx = store.transaction().unwrap();
     let read = tx.session(&address("bob", 1)).unwrap().unwrap();
-    assert_eq!(*read.encode(), *f.session.encode());
+    assert_eq!(*read.encode(), *f.short_session.encode());
     assert_eq!(tx.session_devices("bob").unwrap(), [1]);
     assert!(tx.seen_offers().unwrap().is_none());
     tx.set_seen_offers(b"seen").unwrap();
-    tx.put_session(&address("bob", 1), &f.other_session)
+    tx.put_session(&address("bob", 1), &f.other_short_session)
         .unwrap();
     tx.commit().unwrap();
     drop(store);
@@ -214,7 +215,7 @@ fn migrates_from_version_one() {
     let store = SqliteStore::open(&path, Some(key(3))).unwrap();
     let mut tx = store.transaction().unwrap();
     let read = tx.session(&address("bob", 1)).unwrap().unwrap();
-    assert_eq!(*read.encode(), *f.other_session.encode());
+    assert_eq!(*read.encode(), *f.other_short_session.encode());
 }
 
 #[test]
@@ -314,10 +315,15 @@ fn a_value_moved_to_another_row_or_table_does_not_open() {
     let path = dir.path().join("device.db");
     let store = SqliteStore::open(&path, Some(key(1))).unwrap();
     let mut tx = store.transaction().unwrap();
-    tx.put_session(&address("bob", 1), &f.session).unwrap();
-    tx.put_session(&address("bob", 2), &f.other_session)
+    tx.put_session(&address("bob", 1), &f.short_session)
         .unwrap();
-    tx.put_session(&address("carol", 1), &f.session).unwrap();
+    tx.put_session(&address("bob", 2), &f.other_short_session)
+        .unwrap();
+    tx.put_session(&address("bob", 3), &f.session).unwrap();
+    tx.put_session(&address("bob", 4), &f.other_session)
+        .unwrap();
+    tx.put_session(&address("carol", 1), &f.short_session)
+        .unwrap();
     tx.put_one_time_prekey(&f.one_time).unwrap();
     let mut other = f.one_time.clone();
     other = hush_prekey::PreKeyRecord::new(10, other.key_pair().clone()).unwrap();
@@ -336,12 +342,22 @@ fn a_value_moved_to_another_row_or_table_does_not_open() {
     core::mem::swap(first, second);
     write_inline_sessions(&connection, "bob", &bob);
     drop(connection);
+    // Two rows of `sessions` (the long records), swapped.
+    swap_values(
+        &path,
+        "sessions",
+        "record",
+        "name = 'bob' AND device_id = 3",
+        "name = 'bob' AND device_id = 4",
+    );
     swap_values(&path, "one_time_prekeys", "record", "id = 9", "id = 10");
     let store = SqliteStore::open(&path, Some(key(1))).unwrap();
     let mut tx = store.transaction().unwrap();
     const BAD: Error = Error::Store("sealed value does not open");
     assert_eq!(tx.session(&address("bob", 1)).map(|_| ()), Err(BAD));
     assert_eq!(tx.session(&address("bob", 2)).map(|_| ()), Err(BAD));
+    assert_eq!(tx.session(&address("bob", 3)).map(|_| ()), Err(BAD));
+    assert_eq!(tx.session(&address("bob", 4)).map(|_| ()), Err(BAD));
     assert_eq!(tx.one_time_prekey(9).map(|_| ()), Err(BAD));
     assert_eq!(tx.one_time_prekey(10).map(|_| ()), Err(BAD));
     assert!(tx.session(&address("carol", 1)).unwrap().is_some());
@@ -422,18 +438,28 @@ fn a_corrupt_plaintext_value_is_a_store_error() {
     let path = dir.path().join("device.db");
     let store = SqliteStore::open(&path, None).unwrap();
     let mut tx = store.transaction().unwrap();
-    tx.put_session(&address("bob", 1), &f.session).unwrap();
+    tx.put_session(&address("bob", 1), &f.short_session)
+        .unwrap();
+    tx.put_session(&address("bob", 2), &f.session).unwrap();
     tx.commit().unwrap();
     drop(store);
     let connection = raw(&path);
+    connection
+        .execute(
+            "UPDATE sessions SET record = x'ff01' WHERE name = 'bob' AND device_id = 2",
+            [],
+        )
+        .unwrap();
     let good = inline_sessions(&connection, "bob");
     write_inline_sessions(&connection, "bob", &[(1, vec![0xff, 0x00])]);
     let store = SqliteStore::open(&path, None).unwrap();
     let mut tx = store.transaction().unwrap();
-    assert_eq!(
-        tx.session(&address("bob", 1)).map(|_| ()),
-        Err(Error::Store("session record"))
-    );
+    for device_id in [1, 2] {
+        assert_eq!(
+            tx.session(&address("bob", device_id)).map(|_| ()),
+            Err(Error::Store("session record"))
+        );
+    }
     drop(tx);
 
     // A user's row that is not the one encoding: every read of that user's sessions
@@ -445,48 +471,61 @@ fn a_corrupt_plaintext_value_is_a_store_error() {
         bytes
     };
     let long = u16::try_from(stored.len()).unwrap();
-    let bad_rows: Vec<Vec<u8>> = vec![
-        vec![],
-        vec![1],
-        vec![1, 0],                                              // no entries
-        vec![2, 1],                                              // unknown version
-        [&[1, 1][..], &entry(1, long), stored, &[0]].concat(),   // trailing byte
-        [&[1, 1][..], &entry(1, long + 1), stored].concat(),     // length past the end
-        [&[1, 1][..], &entry(1, 0)].concat(),                    // empty record
-        [&[1, 1][..], &entry(1, 2049), &vec![0; 2049]].concat(), // over the inline bound
-        [
-            &[1, 2][..],
-            &entry(2, long),
-            stored,
-            &entry(1, long),
-            stored,
-        ]
-        .concat(), // order
-        [
-            &[1, 2][..],
-            &entry(1, long),
-            stored,
-            &entry(1, long),
-            stored,
-        ]
-        .concat(), // repeat
-        [
-            &[1, 17][..],
-            &[&entry(1, long)[..], stored].concat().repeat(17),
-        ]
-        .concat(),
+    let row = |count: u8, entries: &[(u32, u16, &[u8])]| -> Vec<u8> {
+        let mut row = vec![1, count];
+        for (device_id, len, stored) in entries {
+            row.extend_from_slice(&entry(*device_id, *len));
+            row.extend_from_slice(stored);
+        }
+        row
+    };
+    let small: Vec<(u32, u16, &[u8])> = (1..=17).map(|id| (id, 1, &[0u8][..])).collect();
+    let sixteen = &small[..16];
+    let kilobyte = [0u8; 1025];
+    let bad_rows: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("no count", vec![1]),
+        ("no entries", vec![1, 0]),
+        ("unknown version", vec![2, 1]),
+        (
+            "trailing byte",
+            [row(1, &[(1, long, stored)]), vec![0]].concat(),
+        ),
+        ("length past the end", row(1, &[(1, long + 1, stored)])),
+        ("empty record", row(1, &[(1, 0, &[])])),
+        ("record over 1024 bytes", row(1, &[(1, 1025, &kilobyte)])),
+        (
+            "row over 3584 bytes",
+            row(
+                4,
+                &(1..=4)
+                    .map(|id| (id, 1000, &kilobyte[..1000]))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "ids out of order",
+            row(2, &[(2, long, stored), (1, long, stored)]),
+        ),
+        (
+            "id repeated",
+            row(2, &[(1, long, stored), (1, long, stored)]),
+        ),
+        ("17 records", row(17, &small)),
+        ("count short of the entries", row(15, sixteen)),
     ];
     let mut tx = store.transaction().unwrap();
-    tx.put_session(&address("carol", 1), &f.session).unwrap();
+    tx.put_session(&address("carol", 1), &f.short_session)
+        .unwrap();
     tx.commit().unwrap();
-    for (i, row) in bad_rows.iter().enumerate() {
+    for (i, row) in &bad_rows {
         set_user_sessions_row(&connection, "bob", row);
         let mut tx = store.transaction().unwrap();
         let bad = Err(Error::Store("user sessions do not decode"));
         assert_eq!(tx.session(&address("bob", 1)).map(|_| ()), bad, "row {i}");
         assert_eq!(tx.session_devices("bob").map(|_| ()), bad, "row {i}");
         assert_eq!(
-            tx.put_session(&address("bob", 1), &f.session),
+            tx.put_session(&address("bob", 1), &f.short_session),
             bad,
             "row {i}"
         );
@@ -633,7 +672,9 @@ fn sealed_values_follow_the_documented_format() {
     let app_key = [0x33u8; 32];
     let store = SqliteStore::open(&path, Some(AtRestKey::new(app_key))).unwrap();
     let mut tx = store.transaction().unwrap();
-    tx.put_session(&address("bob", 258), &f.session).unwrap();
+    tx.put_session(&address("bob", 258), &f.short_session)
+        .unwrap();
+    tx.put_session(&address("bob", 259), &f.session).unwrap();
     tx.put_kem_prekey(&f.kem).unwrap();
     tx.put_sender_key(&address("al", 2), f.distribution_id, &f.sender_key)
         .unwrap();
@@ -671,7 +712,14 @@ fn sealed_values_follow_the_documented_format() {
     let [(258, stored)] = &inline_sessions(&connection, "bob")[..] else {
         panic!("one inline session expected");
     };
-    assert_eq!(open(stored, &aad), f.session.encode().to_vec());
+    assert_eq!(open(stored, &aad), f.short_session.encode().to_vec());
+    // A long record, in a row of its own, under the same kind of row key.
+    let last = aad.len() - 1;
+    aad[last] = 3; // device 259
+    assert_eq!(
+        open(&sealed("SELECT record FROM sessions"), &aad),
+        f.session.encode().to_vec()
+    );
 
     let mut aad = vec![11u8];
     aad.extend_from_slice(b"kem_prekeys");
@@ -801,117 +849,144 @@ fn compact_gives_deleted_space_back() {
     assert!(tx.session(&address("bob", 1)).unwrap().is_some());
 }
 
-/// Where session records go (`docs/wire/store.md`): up to 16 records of at most 2048
-/// stored bytes in their user's `user_sessions` row, any other in a `sessions` row of
-/// its own; a record moves when a write changes which applies, and is never in both.
+/// Where session records go (`docs/wire/store.md`): a record of at most 1024 stored
+/// bytes in its user's `user_sessions` row while the row stays within 16 records and
+/// 3584 bytes, any other in a `sessions` row of its own; a record moves when a write
+/// changes which applies, and is never in both.
 #[test]
 fn long_records_and_many_devices_get_rows_of_their_own() {
     for at_rest in [None, Some(key(4))] {
+        let seal = if at_rest.is_some() { 12 + 16 } else { 0 };
         let f = Fixtures::new(13);
-        let mut rng = hush_test_support::test_rng(13);
-        let peer = hush_core::IdentityKeyPair::generate(&mut rng);
-        let long = long_session(&f.identity, &peer, 2, &mut rng);
-        assert!(long.encode().len() > 2048);
+        let short = &f.short_session;
+        let long = &f.session; // carries its pending PQXDH message
+        let short_len = short.encode().len() + seal;
+        assert!(short_len <= 1024, "{short_len}");
+        assert!(long.encode().len() + seal > 1024);
+        // How many short records fit in one row: 2 bytes, then 6 + record each.
+        let fit = u32::try_from((3584 - 2) / (6 + short_len)).unwrap();
+        assert!((2..16).contains(&fit), "{fit}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("device.db");
         let store = SqliteStore::open(&path, at_rest.clone()).unwrap();
         let bob = |device_id| address("bob", device_id);
-
-        // Device 1 long; 2..=17 short (16, a full row); 18 short, past the count.
-        let mut tx = store.transaction().unwrap();
-        tx.put_session(&bob(1), &long).unwrap();
-        for device_id in 2..=18 {
-            tx.put_session(&bob(device_id), &f.session).unwrap();
-        }
-        tx.commit().unwrap();
         let connection = raw(&path);
-        let inline_ids = |connection: &Connection| -> Vec<u32> {
-            inline_sessions(connection, "bob")
+        let inline_ids = |user: &str| -> Vec<u32> {
+            inline_sessions(&connection, user)
                 .into_iter()
                 .map(|(device_id, _)| device_id)
                 .collect()
         };
-        assert_eq!(session_rows(&connection, "bob"), [1, 18]);
-        assert_eq!(inline_ids(&connection), (2..=17).collect::<Vec<_>>());
+
+        // Device 1 long; 2..=fit+2 short: all but the last fit in the row.
+        let last = fit + 2;
+        let mut tx = store.transaction().unwrap();
+        tx.put_session(&bob(1), long).unwrap();
+        for device_id in 2..=last {
+            tx.put_session(&bob(device_id), short).unwrap();
+        }
+        // A user with tiny records: 16 in the row, the 17th in a row of its own.
+        let empty = hush_ratchet::SessionRecord::new();
+        for device_id in 1..=17 {
+            tx.put_session(&address("carol", device_id), &empty)
+                .unwrap();
+        }
+        tx.commit().unwrap();
+        assert_eq!(session_rows(&connection, "bob"), [1, last]);
+        assert_eq!(inline_ids("bob"), (2..last).collect::<Vec<_>>());
+        assert_eq!(session_rows(&connection, "carol"), [17]);
+        assert_eq!(inline_ids("carol"), (1..=16).collect::<Vec<_>>());
+
         let mut tx = store.transaction().unwrap();
         assert_eq!(
             tx.session_devices("bob").unwrap(),
-            (1..=18).collect::<Vec<_>>()
+            (1..=last).collect::<Vec<_>>()
         );
-        let ids: Vec<u32> = (1..=19).collect();
+        assert_eq!(
+            tx.session_devices("carol").unwrap(),
+            (1..=17).collect::<Vec<_>>()
+        );
+        let ids: Vec<u32> = (1..=last + 1).collect();
         let peers = tx.peers("bob", &ids).unwrap();
-        assert_eq!(*peers[0].session.as_ref().unwrap().encode(), *long.encode());
-        for peer in &peers[1..18] {
-            assert_eq!(
-                *peer.session.as_ref().unwrap().encode(),
-                *f.session.encode()
-            );
+        let encoded = |peer: &hush::store::Peer| peer.session.as_ref().unwrap().encode();
+        assert_eq!(*encoded(&peers[0]), *long.encode());
+        for peer in &peers[1..peers.len() - 1] {
+            assert_eq!(*encoded(peer), *short.encode());
         }
-        assert!(peers[18].session.is_none());
+        assert!(peers[peers.len() - 1].session.is_none());
         drop(tx);
 
         // A dropped transaction that moved records both ways leaves both tables as
         // they were, byte for byte.
-        let snapshot = |connection: &Connection| {
-            let rows: Vec<(u32, Vec<u8>)> = connection
-                .prepare("SELECT device_id, record FROM sessions ORDER BY device_id")
+        let snapshot = || {
+            let rows: Vec<(String, u32, Vec<u8>)> = connection
+                .prepare("SELECT name, device_id, record FROM sessions ORDER BY name, device_id")
                 .unwrap()
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
                 .unwrap()
                 .collect::<rusqlite::Result<_>>()
                 .unwrap();
-            (rows, inline_sessions(connection, "bob"))
+            (rows, inline_sessions(&connection, "bob"))
         };
-        let before = snapshot(&connection);
+        let moves = |tx: &mut hush::store::SqliteTransaction<'_>| {
+            tx.remove_session(&bob(2)).unwrap(); // room in the row ...
+            tx.put_session(&bob(last), &f.other_short_session) // ... for the last
+                .unwrap();
+            tx.put_session(&bob(1), short).unwrap(); // shrunk, but no room left
+            tx.put_session(&bob(3), long).unwrap(); // grown: out of the row
+            assert_eq!(
+                tx.session_devices("bob").unwrap(),
+                [&[1][..], &(3..=last).collect::<Vec<_>>()].concat()
+            );
+        };
+        let before = snapshot();
         let mut tx = store.transaction().unwrap();
-        tx.remove_session(&bob(2)).unwrap();
-        tx.put_session(&bob(18), &f.other_session).unwrap();
-        tx.put_session(&bob(3), &long).unwrap();
-        tx.remove_session(&bob(1)).unwrap();
-        assert_eq!(
-            tx.session_devices("bob").unwrap(),
-            (3..=18).collect::<Vec<_>>()
-        );
+        moves(&mut tx);
         drop(tx);
-        assert_eq!(snapshot(&connection), before);
+        assert_eq!(snapshot(), before);
 
-        // The same, committed: 18 moves into the row freed by 2, 3 out to its own.
+        // The same, committed.
         let mut tx = store.transaction().unwrap();
-        tx.remove_session(&bob(2)).unwrap();
-        tx.put_session(&bob(18), &f.other_session).unwrap();
-        tx.put_session(&bob(3), &long).unwrap();
-        tx.remove_session(&bob(1)).unwrap();
+        moves(&mut tx);
         tx.commit().unwrap();
-        assert_eq!(session_rows(&connection, "bob"), [3]);
-        let mut expected: Vec<u32> = (4..=18).collect();
-        assert_eq!(inline_ids(&connection), expected);
+        assert_eq!(session_rows(&connection, "bob"), [1, 3]);
+        let mut expected: Vec<u32> = (4..=last).collect();
+        assert_eq!(inline_ids("bob"), expected);
         let mut tx = store.transaction().unwrap();
         assert_eq!(
             *tx.session(&bob(3)).unwrap().unwrap().encode(),
             *long.encode()
         );
         assert_eq!(
-            *tx.session(&bob(18)).unwrap().unwrap().encode(),
-            *f.other_session.encode()
+            *tx.session(&bob(1)).unwrap().unwrap().encode(),
+            *short.encode()
         );
-        assert!(tx.session(&bob(1)).unwrap().is_none());
+        assert_eq!(
+            *tx.session(&bob(last)).unwrap().unwrap().encode(),
+            *f.other_short_session.encode()
+        );
         assert!(tx.session(&bob(2)).unwrap().is_none());
 
-        // Shrinking moves a record back into a row with room; removing every inline
-        // record removes the user's row.
-        tx.put_session(&bob(3), &f.session).unwrap();
+        // With room again, a shrunk record moves in; removing every record of the row
+        // removes the row.
+        tx.remove_session(&bob(4)).unwrap();
+        tx.put_session(&bob(3), short).unwrap();
         tx.commit().unwrap();
-        assert_eq!(session_rows(&connection, "bob"), Vec::<u32>::new());
-        expected.insert(0, 3);
-        assert_eq!(inline_ids(&connection), expected);
+        assert_eq!(session_rows(&connection, "bob"), [1]);
+        expected[0] = 3;
+        assert_eq!(inline_ids("bob"), expected);
         let mut tx = store.transaction().unwrap();
         for device_id in expected {
             tx.remove_session(&bob(device_id)).unwrap();
         }
-        assert!(tx.session_devices("bob").unwrap().is_empty());
+        assert_eq!(tx.session_devices("bob").unwrap(), [1]);
         tx.commit().unwrap();
         let rows: i64 = connection
-            .query_row("SELECT count(*) FROM user_sessions", [], |row| row.get(0))
+            .query_row(
+                "SELECT count(*) FROM user_sessions WHERE name = 'bob'",
+                [],
+                |row| row.get(0),
+            )
             .unwrap();
         assert_eq!(rows, 0);
     }

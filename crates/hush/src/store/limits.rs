@@ -18,17 +18,17 @@ pub const MAX_LOCAL_ACCOUNT_LEN: usize =
 
 /// The longest stored session record (sealed, when the store is encrypted) that
 /// `SqliteStore` keeps in its user's `user_sessions` row rather than in a row of its own,
-/// in bytes. A session record is a few hundred bytes once its first message is
-/// answered, and about 1.9 KB while it carries that pending message; longer records
-/// (many skipped message keys, many archived sessions) get a row of their own, so that
+/// in bytes. A session record is a few hundred bytes once its first message is answered;
+/// while it still carries that pending message (about 1.9 KB with PQXDH), or once it has
+/// grown (skipped message keys, archived sessions), it gets a row of its own, so that
 /// writing one of a user's sessions never rewrites another's long record.
-pub const MAX_INLINE_SESSION_LEN: usize = 2048;
+pub const MAX_INLINE_SESSION_LEN: usize = 1024;
 
 /// The most session records of one user that `SqliteStore` keeps in the user's
 /// `user_sessions` row; records of further devices get rows of their own.
 pub const MAX_INLINE_SESSIONS: usize = 16;
 
-/// The longest `user_sessions` row value: version, count, and [`MAX_INLINE_SESSIONS`]
-/// entries of a device id, a length and at most [`MAX_INLINE_SESSION_LEN`] bytes.
-pub const MAX_USER_SESSIONS_LEN: usize =
-    1 + 1 + MAX_INLINE_SESSIONS * (4 + 2 + MAX_INLINE_SESSION_LEN);
+/// The longest `user_sessions` row value, in bytes. A record that would take the row
+/// past it gets a row of its own instead: with the user's name (at most 256 bytes) the
+/// row then fits in one 4 KiB SQLite page, so writing it never rewrites overflow pages.
+pub const MAX_USER_SESSIONS_LEN: usize = 3584;

@@ -84,7 +84,8 @@ pub trait Transaction:
     ///
     /// The provided method asks [`IdentityStore::remote_identity`] and
     /// [`SessionStore::session`] once per device; a store may answer in fewer round
-    /// trips (`SqliteStore` uses two queries per call) but must return the same.
+    /// trips but must return the same. (`SqliteStore` reads the user's identities in one
+    /// query, and where the user's session records are once per transaction.)
     ///
     /// # Errors
     ///

@@ -655,16 +655,23 @@ struct UserSessions {
 }
 
 impl UserSessions {
-    /// Whether a record of `stored_len` bytes for `device_id` goes in the user's row.
+    /// Whether a record of `stored_len` bytes for `device_id` goes in the user's row:
+    /// it is short, and the row with it stays within its count and length bounds.
     fn keeps_inline(&self, device_id: u32, stored_len: usize) -> bool {
-        (1..=MAX_INLINE_SESSION_LEN).contains(&stored_len)
-            && (self.inline.contains_key(&device_id) || self.inline.len() < MAX_INLINE_SESSIONS)
+        if !(1..=MAX_INLINE_SESSION_LEN).contains(&stored_len) {
+            return false;
+        }
+        let others = self.inline.iter().filter(|(id, _)| **id != device_id);
+        let count = others.clone().count() + 1;
+        let row_len =
+            others.map(|(_, stored)| 6 + stored.len()).sum::<usize>() + 2 + 6 + stored_len;
+        count <= MAX_INLINE_SESSIONS && row_len <= MAX_USER_SESSIONS_LEN
     }
 }
 
 /// A `user_sessions` row value: the version byte, a count (1..=16), then per device in
-/// ascending id order its id (u32 BE), the stored record's length (u16 BE, 1..=2048)
-/// and the stored record.
+/// ascending id order its id (u32 BE), the stored record's length (u16 BE, 1..=1024)
+/// and the stored record; at most 3584 bytes in all.
 fn encode_user_sessions(inline: &BTreeMap<u32, Zeroizing<Vec<u8>>>) -> Result<Zeroizing<Vec<u8>>> {
     let too_many = || Error::Store("too many inline sessions");
     let count = u8::try_from(inline.len()).map_err(|_| too_many())?;
@@ -779,7 +786,7 @@ impl Transaction for SqliteTransaction<'_> {
                 Ok(())
             },
         )?;
-        let sessions = self.load_user_sessions(user)?;
+        let (key, sessions) = self.load_user_sessions(user)?;
         let read = peers
             .iter_mut()
             .zip(device_ids)
@@ -787,7 +794,7 @@ impl Transaction for SqliteTransaction<'_> {
                 peer.session = self.stored_session(&sessions, &Address::new(user, device_id)?)?;
                 Ok(())
             });
-        self.keep_user_sessions(user, sessions);
+        self.keep_user_sessions(key, sessions);
         read.map(|()| peers)
     }
 }
@@ -1113,10 +1120,11 @@ impl PreKeyStore for SqliteTransaction<'_> {
 impl SqliteTransaction<'_> {
     /// Reads where `user`'s session records are, once per transaction: the user's
     /// `user_sessions` row and the device ids of their `sessions` rows. Returns the
-    /// entry taken out of `self.users`; [`Self::keep_user_sessions`] puts it back.
-    fn load_user_sessions(&mut self, user: &str) -> Result<UserSessions> {
-        if let Some(sessions) = self.users.remove(user) {
-            return Ok(sessions);
+    /// entry taken out of `self.users` (its key too, so putting it back allocates
+    /// nothing); [`Self::keep_user_sessions`] puts it back.
+    fn load_user_sessions(&mut self, user: &str) -> Result<(String, UserSessions)> {
+        if let Some(entry) = self.users.remove_entry(user) {
+            return Ok(entry);
         }
         let inline = self
             .query_blob(
@@ -1140,15 +1148,18 @@ impl SqliteTransaction<'_> {
         {
             return Err(Error::Store("session stored twice"));
         }
-        Ok(UserSessions {
-            inline,
-            own_rows,
-            changed: false,
-        })
+        Ok((
+            user.to_owned(),
+            UserSessions {
+                inline,
+                own_rows,
+                changed: false,
+            },
+        ))
     }
 
-    fn keep_user_sessions(&mut self, user: &str, sessions: UserSessions) {
-        self.users.insert(user.to_owned(), sessions);
+    fn keep_user_sessions(&mut self, user: String, sessions: UserSessions) {
+        self.users.insert(user, sessions);
     }
 
     /// The session record of `address`, from wherever `sessions` says it is.
@@ -1251,16 +1262,16 @@ impl SqliteTransaction<'_> {
 
 impl SessionStore for SqliteTransaction<'_> {
     fn session(&mut self, address: &Address) -> Result<Option<SessionRecord>> {
-        let sessions = self.load_user_sessions(address.name())?;
+        let (key, sessions) = self.load_user_sessions(address.name())?;
         let record = self.stored_session(&sessions, address);
-        self.keep_user_sessions(address.name(), sessions);
+        self.keep_user_sessions(key, sessions);
         record
     }
 
     fn put_session(&mut self, address: &Address, record: &SessionRecord) -> Result<()> {
         let stored = self.seal(&session_row(address), record.encode());
         let device_id = address.device_id();
-        let mut sessions = self.load_user_sessions(address.name())?;
+        let (key, mut sessions) = self.load_user_sessions(address.name())?;
         // The statements run first: on an error, `sessions` still says where the
         // records are.
         let written = if sessions.keeps_inline(device_id, stored.len()) {
@@ -1282,13 +1293,13 @@ impl SessionStore for SqliteTransaction<'_> {
                 }
             })
         };
-        self.keep_user_sessions(address.name(), sessions);
+        self.keep_user_sessions(key, sessions);
         written
     }
 
     fn remove_session(&mut self, address: &Address) -> Result<()> {
         let device_id = address.device_id();
-        let mut sessions = self.load_user_sessions(address.name())?;
+        let (key, mut sessions) = self.load_user_sessions(address.name())?;
         let removed = if sessions.own_rows.contains(&device_id) {
             self.delete_session_row(address)
                 .map(|()| sessions.own_rows.remove(&device_id))
@@ -1299,12 +1310,12 @@ impl SessionStore for SqliteTransaction<'_> {
         if removed.is_ok() && sessions.inline.remove(&device_id).is_some() {
             sessions.changed = true;
         }
-        self.keep_user_sessions(address.name(), sessions);
+        self.keep_user_sessions(key, sessions);
         removed
     }
 
     fn session_devices(&mut self, user: &str) -> Result<Vec<u32>> {
-        let sessions = self.load_user_sessions(user)?;
+        let (key, sessions) = self.load_user_sessions(user)?;
         let devices = sessions
             .inline
             .keys()
@@ -1313,7 +1324,7 @@ impl SessionStore for SqliteTransaction<'_> {
             .collect::<BTreeSet<u32>>()
             .into_iter()
             .collect();
-        self.keep_user_sessions(user, sessions);
+        self.keep_user_sessions(key, sessions);
         Ok(devices)
     }
 }

@@ -42,6 +42,10 @@ pub(crate) struct Fixtures {
     pub(crate) allocator: PreKeyIdAllocator,
     pub(crate) session: SessionRecord,
     pub(crate) other_session: SessionRecord,
+    /// Two records of a few hundred bytes ([`short_session`]): `session` and
+    /// `other_session` carry a pending PQXDH first message (about 1.9 KB).
+    pub(crate) short_session: SessionRecord,
+    pub(crate) other_short_session: SessionRecord,
     pub(crate) distribution_id: DistributionId,
     pub(crate) sender_key: SenderKeyRecord,
     pub(crate) tracker: SenderKeyTracker,
@@ -73,6 +77,8 @@ impl Fixtures {
         tracker.add_device(address("bob", 1)).unwrap();
         tracker.add_device(address("bob", 2)).unwrap();
         let base_key = KeyPair::generate(&mut rng).public_key();
+        let short = short_session(&identity, &peer, 2, &mut rng);
+        let other_short = short_session(&identity, &peer, 1, &mut rng);
         Self {
             identity,
             peer_identity: peer.identity_key(),
@@ -83,6 +89,8 @@ impl Fixtures {
             allocator,
             session,
             other_session,
+            short_session: short,
+            other_short_session: other_short,
             distribution_id,
             sender_key,
             tracker,
@@ -111,22 +119,35 @@ pub(crate) fn session_to(
     rng: &mut impl rand_core::CryptoRng,
 ) -> SessionRecord {
     let mut record = SessionRecord::new();
-    initiate_into(&mut record, identity, peer, messages, rng);
+    initiate_into(
+        &mut record,
+        identity,
+        peer,
+        AgreementMode::Pqxdh,
+        messages,
+        rng,
+    );
     record
 }
 
-/// A record holding `sessions` sessions to `peer` (each initiated as in [`session_to`],
-/// the earlier ones archived): about 1.9 KB per session.
-pub(crate) fn long_session(
+/// A session initiated with classic X3DH (no KEM) and used for `messages` messages:
+/// its pending first message carries no KEM ciphertext, so the record is a few hundred
+/// bytes, the size of an answered session.
+pub(crate) fn short_session(
     identity: &IdentityKeyPair,
     peer: &IdentityKeyPair,
-    sessions: usize,
+    messages: usize,
     rng: &mut impl rand_core::CryptoRng,
 ) -> SessionRecord {
     let mut record = SessionRecord::new();
-    for _ in 0..sessions {
-        initiate_into(&mut record, identity, peer, 1, rng);
-    }
+    initiate_into(
+        &mut record,
+        identity,
+        peer,
+        AgreementMode::ClassicX3dh,
+        messages,
+        rng,
+    );
     record
 }
 
@@ -134,25 +155,29 @@ fn initiate_into(
     record: &mut SessionRecord,
     identity: &IdentityKeyPair,
     peer: &IdentityKeyPair,
+    mode: AgreementMode,
     messages: usize,
     rng: &mut impl rand_core::CryptoRng,
 ) {
     let signed = KeyPair::generate(rng);
     let one_time = KeyPair::generate(rng);
-    let kem = hush_core::KemKeyPair::generate(KemKeyType::Kyber1024, rng);
-    let kem_public = kem.public_key().clone();
-    let kem_signature = peer.sign(&kem_public.encode(), rng);
+    let kem_prekey = (mode == AgreementMode::Pqxdh).then(|| {
+        let kem = hush_core::KemKeyPair::generate(KemKeyType::Kyber1024, rng);
+        let kem_public = kem.public_key().clone();
+        let kem_signature = peer.sign(&kem_public.encode(), rng);
+        (kem_public, kem_signature)
+    });
     let bundle = RemoteBundle {
         registration_id: 77,
         signed_prekey_id: 1,
         one_time_prekey_id: Some(2),
-        kem_prekey_id: Some(3),
+        kem_prekey_id: kem_prekey.as_ref().map(|_| 3),
         prekeys: PeerPreKeys {
             identity_key: peer.identity_key(),
             signed_prekey: signed.public_key(),
             signed_prekey_signature: peer.sign(&signed.public_key().encode(), rng),
             one_time_prekey: Some(one_time.public_key()),
-            kem_prekey: Some((kem_public, kem_signature)),
+            kem_prekey,
         },
     };
     record
@@ -162,7 +187,7 @@ fn initiate_into(
                 registration_id: 4321,
             },
             &bundle,
-            AgreementMode::Pqxdh,
+            mode,
             &TrustAll,
             now(),
             rng,
