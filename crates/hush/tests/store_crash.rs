@@ -36,8 +36,9 @@ use hush_core::IdentityKeyPair;
 use hush_prekey::{IdSpace, PreKeyIdAllocator, PreKeyRecord};
 use hush_ratchet::SessionRecord;
 use hush_test_support::test_rng;
+use hush_x3dh::AgreementMode;
 use rand_core::Rng;
-use store_common::{address, session_to, short_session};
+use store_common::{address, initiated, session_to};
 
 const ENV: &str = "HUSH_STORE_CRASH_DB";
 const DEVICES: u32 = 4;
@@ -58,8 +59,8 @@ fn records() -> Vec<SessionRecord> {
     let peer = IdentityKeyPair::generate(&mut rng);
     vec![
         session_to(&me, &peer, 1, &mut rng),
-        short_session(&me, &peer, 1, &mut rng),
-        short_session(&me, &peer, 2, &mut rng),
+        initiated(&me, &peer, AgreementMode::ClassicX3dh, 1, &mut rng),
+        initiated(&me, &peer, AgreementMode::ClassicX3dh, 2, &mut rng),
     ]
 }
 

@@ -717,12 +717,11 @@ fn decode_user_sessions(bytes: &[u8]) -> Result<BTreeMap<u32, Zeroizing<Vec<u8>>
         let len = usize::from(u16::from_be_bytes(*len));
         if len == 0
             || len > MAX_INLINE_SESSION_LEN
-            || len > after.len()
             || previous.is_some_and(|previous| previous >= device_id)
         {
             return Err(bad());
         }
-        let (stored, after) = after.split_at(len);
+        let (stored, after) = after.split_at_checked(len).ok_or_else(bad)?;
         inline.insert(device_id, Zeroizing::new(stored.to_vec()));
         previous = Some(device_id);
         rest = after;

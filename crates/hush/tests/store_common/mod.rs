@@ -42,7 +42,7 @@ pub(crate) struct Fixtures {
     pub(crate) allocator: PreKeyIdAllocator,
     pub(crate) session: SessionRecord,
     pub(crate) other_session: SessionRecord,
-    /// Two records of a few hundred bytes ([`short_session`]): `session` and
+    /// Two records of a few hundred bytes ([`initiated`] with classic X3DH): `session` and
     /// `other_session` carry a pending PQXDH first message (about 1.9 KB).
     pub(crate) short_session: SessionRecord,
     pub(crate) other_short_session: SessionRecord,
@@ -77,8 +77,8 @@ impl Fixtures {
         tracker.add_device(address("bob", 1)).unwrap();
         tracker.add_device(address("bob", 2)).unwrap();
         let base_key = KeyPair::generate(&mut rng).public_key();
-        let short = short_session(&identity, &peer, 2, &mut rng);
-        let other_short = short_session(&identity, &peer, 1, &mut rng);
+        let short = initiated(&identity, &peer, AgreementMode::ClassicX3dh, 2, &mut rng);
+        let other_short = initiated(&identity, &peer, AgreementMode::ClassicX3dh, 1, &mut rng);
         Self {
             identity,
             peer_identity: peer.identity_key(),
@@ -118,47 +118,19 @@ pub(crate) fn session_to(
     messages: usize,
     rng: &mut impl rand_core::CryptoRng,
 ) -> SessionRecord {
-    let mut record = SessionRecord::new();
-    initiate_into(
-        &mut record,
-        identity,
-        peer,
-        AgreementMode::Pqxdh,
-        messages,
-        rng,
-    );
-    record
+    initiated(identity, peer, AgreementMode::Pqxdh, messages, rng)
 }
 
-/// A session initiated with classic X3DH (no KEM) and used for `messages` messages:
-/// its pending first message carries no KEM ciphertext, so the record is a few hundred
+/// [`session_to`] with the agreement `mode`. With `AgreementMode::ClassicX3dh` the
+/// pending first message carries no KEM ciphertext, so the record is a few hundred
 /// bytes, the size of an answered session.
-pub(crate) fn short_session(
-    identity: &IdentityKeyPair,
-    peer: &IdentityKeyPair,
-    messages: usize,
-    rng: &mut impl rand_core::CryptoRng,
-) -> SessionRecord {
-    let mut record = SessionRecord::new();
-    initiate_into(
-        &mut record,
-        identity,
-        peer,
-        AgreementMode::ClassicX3dh,
-        messages,
-        rng,
-    );
-    record
-}
-
-fn initiate_into(
-    record: &mut SessionRecord,
+pub(crate) fn initiated(
     identity: &IdentityKeyPair,
     peer: &IdentityKeyPair,
     mode: AgreementMode,
     messages: usize,
     rng: &mut impl rand_core::CryptoRng,
-) {
+) -> SessionRecord {
     let signed = KeyPair::generate(rng);
     let one_time = KeyPair::generate(rng);
     let kem_prekey = (mode == AgreementMode::Pqxdh).then(|| {
@@ -180,6 +152,7 @@ fn initiate_into(
             kem_prekey,
         },
     };
+    let mut record = SessionRecord::new();
     record
         .initiate(
             LocalIdentity {
@@ -198,4 +171,5 @@ fn initiate_into(
             .encrypt(format!("message {i}").as_bytes(), &TrustAll, now())
             .unwrap();
     }
+    record
 }
