@@ -114,8 +114,10 @@ pub fn store_user_sessions(data: &[u8]) {
             "{result:?}"
         );
     }
-    // A write and a removal of a device bob's row does not hold: the row is rewritten
-    // from the records read, and must be the input again.
+    // A write and a removal of a device bob's row does not hold. When the new record
+    // fits in the row, the row is rewritten from the records read at commit and must be
+    // the input again; when it does not (a full row), it goes to a row of its own and
+    // bob's row must be left as it was. Either way the bytes come back.
     let absent = (0..=u32::MAX)
         .find(|id| !devices.contains(id))
         .unwrap_or_default();

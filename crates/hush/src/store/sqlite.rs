@@ -76,7 +76,8 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // 1 -> 2: the primary's answered linking offers.
     "CREATE TABLE seen_offers (id INTEGER PRIMARY KEY CHECK (id = 0), seen BLOB NOT NULL);",
     // 2 -> 3: a user's short session records together in one row. Records stored before
-    // stay in `sessions`, which still holds the long ones; each moves on its next write.
+    // stay in `sessions`, which still holds the long ones; a short one moves on its next
+    // write.
     "CREATE TABLE user_sessions (name TEXT PRIMARY KEY, sessions BLOB NOT NULL);",
 ];
 
@@ -1185,79 +1186,90 @@ impl SqliteTransaction<'_> {
 
     /// Writes (or replaces) the `sessions` row of `address`.
     fn write_session_row(&self, address: &Address, stored: &[u8]) -> Result<()> {
-        let what = "write session";
-        let params = params![address.name(), address.device_id(), stored];
-        // The common case: a record about as long as the stored one, rewritten in place.
-        let updated = self
-            .connection
-            .prepare_cached(
-                "UPDATE sessions SET record = ?3 WHERE name = ?1 AND device_id = ?2
-                 AND length(record) <= length(?3) + 512",
-            )
-            .and_then(|mut statement| statement.execute(params))
-            .map_err(db(what))?;
-        if updated == 0 {
-            // A new row, or one much shorter than the stored one: deleted and inserted
-            // again, because SQLite rebalances pages on deletes, not on in-place shrinks.
-            self.delete_session_row(address)?;
-            self.execute(
-                what,
-                "INSERT INTO sessions (name, device_id, record) VALUES (?1, ?2, ?3)",
-                params,
-            )?;
-        }
-        Ok(())
+        self.replace_row(
+            "write session",
+            &SESSION_ROWS,
+            params![address.name(), address.device_id()],
+            params![address.name(), address.device_id(), stored],
+        )
     }
 
     fn delete_session_row(&self, address: &Address) -> Result<()> {
         self.execute(
             "remove session",
-            "DELETE FROM sessions WHERE name = ?1 AND device_id = ?2",
+            SESSION_ROWS.delete,
             params![address.name(), address.device_id()],
         )
     }
 
     /// Writes the `user_sessions` row of every user whose short records changed: one
-    /// statement per user (two when the row shrank a lot, as for `sessions` rows).
+    /// statement per user (three when the row shrank a lot, as for `sessions` rows).
     fn write_user_sessions(&mut self) -> Result<()> {
-        for (user, sessions) in &self.users {
-            if !sessions.changed {
-                continue;
-            }
+        let what = "write sessions";
+        for (user, sessions) in self.users.iter().filter(|(_, s)| s.changed) {
             if sessions.inline.is_empty() {
-                self.execute(
-                    "write sessions",
-                    "DELETE FROM user_sessions WHERE name = ?1",
-                    [user],
-                )?;
-                continue;
-            }
-            let encoded = encode_user_sessions(&sessions.inline)?;
-            let params = params![user, encoded.as_slice()];
-            let updated = self
-                .connection
-                .prepare_cached(
-                    "UPDATE user_sessions SET sessions = ?2 WHERE name = ?1
-                     AND length(sessions) <= length(?2) + 512",
-                )
-                .and_then(|mut statement| statement.execute(params))
-                .map_err(db("write sessions"))?;
-            if updated == 0 {
-                self.execute(
-                    "write sessions",
-                    "DELETE FROM user_sessions WHERE name = ?1",
-                    [user],
-                )?;
-                self.execute(
-                    "write sessions",
-                    "INSERT INTO user_sessions (name, sessions) VALUES (?1, ?2)",
-                    params,
+                self.execute(what, USER_SESSION_ROWS.delete, [user])?;
+            } else {
+                let encoded = encode_user_sessions(&sessions.inline)?;
+                self.replace_row(
+                    what,
+                    &USER_SESSION_ROWS,
+                    params![user],
+                    params![user, encoded.as_slice()],
                 )?;
             }
         }
         Ok(())
     }
+
+    /// Writes a row of long values by `statements`: rewritten in place when the new
+    /// value is about as long as the stored one (the common case); otherwise (a new
+    /// row, or one more than 512 bytes shorter) deleted and inserted again, because
+    /// SQLite rebalances pages on deletes, not on in-place shrinks, and a commit writes
+    /// one WAL frame per page it touched. `key` binds the key columns, `row` the key
+    /// columns and then the value.
+    fn replace_row(
+        &self,
+        what: &'static str,
+        statements: &RowStatements,
+        key: &[&dyn rusqlite::ToSql],
+        row: &[&dyn rusqlite::ToSql],
+    ) -> Result<()> {
+        let updated = self
+            .connection
+            .prepare_cached(statements.update)
+            .and_then(|mut statement| statement.execute(row))
+            .map_err(db(what))?;
+        if updated == 0 {
+            self.execute(what, statements.delete, key)?;
+            self.execute(what, statements.insert, row)?;
+        }
+        Ok(())
+    }
 }
+
+/// The statements that rewrite a row of one of the tables of long values
+/// ([`SqliteTransaction::replace_row`]). The update matches only a stored value at most
+/// 512 bytes longer than the new one.
+struct RowStatements {
+    update: &'static str,
+    delete: &'static str,
+    insert: &'static str,
+}
+
+const SESSION_ROWS: RowStatements = RowStatements {
+    update: "UPDATE sessions SET record = ?3 WHERE name = ?1 AND device_id = ?2
+             AND length(record) <= length(?3) + 512",
+    delete: "DELETE FROM sessions WHERE name = ?1 AND device_id = ?2",
+    insert: "INSERT INTO sessions (name, device_id, record) VALUES (?1, ?2, ?3)",
+};
+
+const USER_SESSION_ROWS: RowStatements = RowStatements {
+    update: "UPDATE user_sessions SET sessions = ?2 WHERE name = ?1
+             AND length(sessions) <= length(?2) + 512",
+    delete: "DELETE FROM user_sessions WHERE name = ?1",
+    insert: "INSERT INTO user_sessions (name, sessions) VALUES (?1, ?2)",
+};
 
 impl SessionStore for SqliteTransaction<'_> {
     fn session(&mut self, address: &Address) -> Result<Option<SessionRecord>> {
@@ -1301,13 +1313,12 @@ impl SessionStore for SqliteTransaction<'_> {
         let (key, mut sessions) = self.load_user_sessions(address.name())?;
         let removed = if sessions.own_rows.contains(&device_id) {
             self.delete_session_row(address)
-                .map(|()| sessions.own_rows.remove(&device_id))
-                .map(drop)
         } else {
             Ok(())
         };
-        if removed.is_ok() && sessions.inline.remove(&device_id).is_some() {
-            sessions.changed = true;
+        if removed.is_ok() {
+            sessions.own_rows.remove(&device_id);
+            sessions.changed |= sessions.inline.remove(&device_id).is_some();
         }
         self.keep_user_sessions(key, sessions);
         removed
