@@ -17,8 +17,10 @@ use std::path::Path;
 use hush::Error;
 use hush::store::{
     AtRestKey, DeviceListStore, IdentityStore, PreKeyStore, SCHEMA_VERSION, SenderKeyStore,
-    SessionStore, SqliteOptions, SqliteStore, Store, Synchronous, Transaction,
+    SessionStore, SqliteOptions, SqliteStore, SqliteTransaction, Store, Synchronous, Transaction,
 };
+use hush_core::IdentityKey;
+use hush_ratchet::SessionRecord;
 use rusqlite::Connection;
 use store_common::{Fixtures, address};
 
@@ -886,7 +888,7 @@ fn long_records_and_many_devices_get_rows_of_their_own() {
             tx.put_session(&bob(device_id), short).unwrap();
         }
         // A user with tiny records: 16 in the row, the 17th in a row of its own.
-        let empty = hush_ratchet::SessionRecord::new();
+        let empty = SessionRecord::new();
         for device_id in 1..=17 {
             tx.put_session(&address("carol", device_id), &empty)
                 .unwrap();
@@ -928,7 +930,7 @@ fn long_records_and_many_devices_get_rows_of_their_own() {
                 .unwrap();
             (rows, inline_sessions(&connection, "bob"))
         };
-        let moves = |tx: &mut hush::store::SqliteTransaction<'_>| {
+        let moves = |tx: &mut SqliteTransaction<'_>| {
             tx.remove_session(&bob(2)).unwrap(); // room in the row ...
             tx.put_session(&bob(last), &f.other_short_session) // ... for the last
                 .unwrap();
@@ -989,5 +991,712 @@ fn long_records_and_many_devices_get_rows_of_their_own() {
             )
             .unwrap();
         assert_eq!(rows, 0);
+    }
+}
+
+// The read cache a `SqliteStore` keeps between transactions (session records, remote
+// identities, device lists): whatever another connection commits, and whatever one of
+// its own transactions wrote without committing, must never be served from it.
+
+/// The devices of a user that [`UserView`] reads.
+const DEVICES: [u32; 4] = [1, 2, 3, 4];
+
+/// What a transaction reads about one user, through every read the store offers, plus
+/// the account's own device list.
+#[derive(Debug, PartialEq, Eq)]
+struct UserView {
+    /// Per device of [`DEVICES`]: the recorded identity and the session record's encoding.
+    devices: Vec<(Option<IdentityKey>, Option<Vec<u8>>)>,
+    session_devices: Vec<u32>,
+    device_list: Option<Vec<u8>>,
+    own_device_list: Option<Vec<u8>>,
+}
+
+impl UserView {
+    /// The view of a user with these (device id, identity, session) entries.
+    fn of(
+        devices: &[(u32, Option<IdentityKey>, Option<&SessionRecord>)],
+        device_list: Option<&[u8]>,
+        own_device_list: Option<&[u8]>,
+    ) -> Self {
+        let entry = |id: u32| devices.iter().find(|(device_id, ..)| *device_id == id);
+        Self {
+            devices: DEVICES
+                .iter()
+                .map(|&id| {
+                    entry(id).map_or((None, None), |(_, identity, session)| {
+                        (*identity, session.map(|record| record.encode().to_vec()))
+                    })
+                })
+                .collect(),
+            session_devices: devices
+                .iter()
+                .filter(|(_, _, session)| session.is_some())
+                .map(|(id, ..)| *id)
+                .collect(),
+            device_list: device_list.map(<[u8]>::to_vec),
+            own_device_list: own_device_list.map(<[u8]>::to_vec),
+        }
+    }
+}
+
+fn encoding(record: Option<SessionRecord>) -> Option<Vec<u8>> {
+    record.map(|record| record.encode().to_vec())
+}
+
+/// Reads `user` in `tx`: `peers` and the per-device reads must agree.
+fn read_user(tx: &mut SqliteTransaction<'_>, user: &str) -> UserView {
+    let peers: Vec<_> = tx
+        .peers(user, &DEVICES)
+        .unwrap()
+        .into_iter()
+        .map(|peer| (peer.identity, encoding(peer.session)))
+        .collect();
+    let devices: Vec<_> = DEVICES
+        .iter()
+        .map(|&id| {
+            let address = address(user, id);
+            (
+                tx.remote_identity(&address).unwrap(),
+                encoding(tx.session(&address).unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(peers, devices, "peers and the per-device reads of {user}");
+    UserView {
+        devices,
+        session_devices: tx.session_devices(user).unwrap(),
+        device_list: tx.device_list(user).unwrap(),
+        own_device_list: tx.own_device_list().unwrap(),
+    }
+}
+
+/// Reads `user` in a transaction of its own, committed (so whatever it read may stay
+/// cached).
+fn view(store: &SqliteStore, user: &str) -> UserView {
+    let mut tx = store.transaction().unwrap();
+    let seen = read_user(&mut tx, user);
+    tx.commit().unwrap();
+    seen
+}
+
+/// An identity key none of the fixtures has.
+fn another_identity(seed: u64) -> IdentityKey {
+    hush_core::IdentityKeyPair::generate(&mut hush_test_support::test_rng(seed)).identity_key()
+}
+
+/// Writes `devices` (session record, or `None` to remove it; identity if any), the
+/// device list of `user` and the own device list, and commits.
+fn write_user(
+    store: &SqliteStore,
+    user: &str,
+    devices: &[(u32, Option<IdentityKey>, Option<&SessionRecord>)],
+    device_list: &[u8],
+    own_device_list: &[u8],
+) {
+    let mut tx = store.transaction().unwrap();
+    write_in(&mut tx, user, devices, device_list, own_device_list);
+    tx.commit().unwrap();
+}
+
+/// [`write_user`]'s writes, in `tx`, uncommitted.
+fn write_in(
+    tx: &mut SqliteTransaction<'_>,
+    user: &str,
+    devices: &[(u32, Option<IdentityKey>, Option<&SessionRecord>)],
+    device_list: &[u8],
+    own_device_list: &[u8],
+) {
+    for (device_id, identity, session) in devices {
+        let address = address(user, *device_id);
+        if let Some(identity) = identity {
+            tx.set_remote_identity(&address, identity).unwrap();
+        }
+        match session {
+            Some(record) => tx.put_session(&address, record).unwrap(),
+            None => tx.remove_session(&address).unwrap(),
+        }
+    }
+    tx.set_device_list(user, device_list).unwrap();
+    tx.set_own_device_list(own_device_list).unwrap();
+}
+
+/// Two stores on one file, each reading (and so caching) what the other overwrites.
+fn two_stores_see_each_others_commits(at_rest: Option<AtRestKey>) {
+    let f = Fixtures::new(31);
+    let (x, y) = (&f.short_session, &f.other_short_session);
+    let (long, other_long) = (&f.session, &f.other_session);
+    let (k1, k2, k3) = (f.peer_identity, another_identity(32), another_identity(33));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let a = SqliteStore::open(&path, at_rest.clone()).unwrap();
+    let b = SqliteStore::open(&path, at_rest.clone()).unwrap();
+
+    // A writes; both read it (A's read fills its cache, as do its reads of carol, of
+    // whom there is nothing yet).
+    write_user(
+        &a,
+        "bob",
+        &[(1, Some(k1), Some(x)), (3, None, Some(long))],
+        b"bob list 1",
+        b"own list 1",
+    );
+    let first = UserView::of(
+        &[(1, Some(k1), Some(x)), (3, None, Some(long))],
+        Some(b"bob list 1"),
+        Some(b"own list 1"),
+    );
+    assert_eq!(view(&a, "bob"), first);
+    let no_carol = UserView::of(&[], None, Some(b"own list 1"));
+    assert_eq!(view(&a, "carol"), no_carol);
+    assert_eq!(view(&b, "bob"), first);
+
+    // B overwrites every value, inline and in a row of its own; A reads B's.
+    write_user(
+        &b,
+        "bob",
+        &[(1, Some(k2), Some(y)), (3, Some(k3), Some(other_long))],
+        b"bob list 2",
+        b"own list 2",
+    );
+    let second = UserView::of(
+        &[(1, Some(k2), Some(y)), (3, Some(k3), Some(other_long))],
+        Some(b"bob list 2"),
+        Some(b"own list 2"),
+    );
+    assert_eq!(view(&b, "bob"), second);
+    assert_eq!(view(&a, "bob"), second);
+
+    // B removes bob.1's session (its identity stays) and adds one for bob.2, a device A
+    // has never seen, and writes carol, whom A read as absent.
+    write_user(
+        &b,
+        "bob",
+        &[(1, None, None), (2, Some(k1), Some(x))],
+        b"bob list 3",
+        b"own list 3",
+    );
+    write_user(
+        &b,
+        "carol",
+        &[(4, Some(k3), Some(long))],
+        b"carol list",
+        b"own list 4",
+    );
+    let third = UserView::of(
+        &[
+            (1, Some(k2), None),
+            (2, Some(k1), Some(x)),
+            (3, Some(k3), Some(other_long)),
+        ],
+        Some(b"bob list 3"),
+        Some(b"own list 4"),
+    );
+    assert_eq!(view(&a, "bob"), third);
+    let mut tx = a.transaction().unwrap();
+    assert_eq!(tx.session_devices("bob").unwrap(), [2, 3]);
+    assert!(tx.session(&address("bob", 1)).unwrap().is_none());
+    drop(tx);
+    let carol = UserView::of(
+        &[(4, Some(k3), Some(long))],
+        Some(b"carol list"),
+        Some(b"own list 4"),
+    );
+    assert_eq!(view(&a, "carol"), carol);
+
+    // A writes without reading first, over a cached view B has since changed: B's
+    // change must survive (A's write starts from the committed state, not its cache).
+    assert_eq!(view(&a, "bob"), third);
+    let mut tx = b.transaction().unwrap();
+    tx.put_session(&address("bob", 2), y).unwrap();
+    tx.put_session(&address("bob", 4), long).unwrap();
+    tx.commit().unwrap();
+    let mut tx = a.transaction().unwrap();
+    tx.put_session(&address("bob", 1), x).unwrap();
+    tx.set_remote_identity(&address("bob", 4), &k1).unwrap();
+    tx.commit().unwrap();
+    let fourth = UserView::of(
+        &[
+            (1, Some(k2), Some(x)),
+            (2, Some(k1), Some(y)),
+            (3, Some(k3), Some(other_long)),
+            (4, Some(k1), Some(long)),
+        ],
+        Some(b"bob list 3"),
+        Some(b"own list 4"),
+    );
+    assert_eq!(view(&a, "bob"), fourth);
+    assert_eq!(view(&b, "bob"), fourth);
+    let c = SqliteStore::open(&path, at_rest).unwrap();
+    assert_eq!(view(&c, "bob"), fourth);
+}
+
+/// Two stores on one file see each other's commits of every cached kind.
+#[test]
+fn two_stores_on_one_file_see_each_others_commits() {
+    two_stores_see_each_others_commits(None);
+}
+
+/// The same, encrypted at rest.
+#[test]
+fn two_encrypted_stores_on_one_file_see_each_others_commits() {
+    two_stores_see_each_others_commits(Some(key(3)));
+}
+
+/// A plain SQLite connection's changes to the cached tables are seen by the store's
+/// next transaction.
+#[test]
+fn a_raw_connections_changes_are_seen() {
+    let f = Fixtures::new(34);
+    let (x, y, long) = (&f.short_session, &f.other_short_session, &f.session);
+    let (k1, k2) = (f.peer_identity, another_identity(35));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let a = SqliteStore::open(&path, None).unwrap();
+    write_user(
+        &a,
+        "bob",
+        &[
+            (1, Some(k1), Some(x)),
+            (2, Some(k2), Some(y)),
+            (3, None, Some(long)),
+        ],
+        b"bob list",
+        b"own list",
+    );
+    assert_eq!(
+        view(&a, "bob"),
+        UserView::of(
+            &[
+                (1, Some(k1), Some(x)),
+                (2, Some(k2), Some(y)),
+                (3, None, Some(long)),
+            ],
+            Some(b"bob list"),
+            Some(b"own list"),
+        )
+    );
+
+    // Swapped: bob.1 and bob.2's inline records and their identities; bob.3's own row
+    // moved to bob.4; both device lists rewritten.
+    let connection = raw(&path);
+    let mut bob = inline_sessions(&connection, "bob");
+    let [(1, first), (2, second)] = &mut bob[..] else {
+        panic!("bob's two sessions expected inline");
+    };
+    core::mem::swap(first, second);
+    write_inline_sessions(&connection, "bob", &bob);
+    swap_values(
+        &path,
+        "remote_identities",
+        "identity_key",
+        "name = 'bob' AND device_id = 1",
+        "name = 'bob' AND device_id = 2",
+    );
+    connection
+        .execute_batch(
+            "UPDATE sessions SET device_id = 4 WHERE name = 'bob' AND device_id = 3;
+             UPDATE device_lists SET signed = x'6e6577' WHERE user = 'bob';
+             UPDATE own_device_list SET signed = x'6f776e2032';",
+        )
+        .unwrap();
+    assert_eq!(
+        view(&a, "bob"),
+        UserView::of(
+            &[
+                (1, Some(k2), Some(y)),
+                (2, Some(k1), Some(x)),
+                (4, None, Some(long)),
+            ],
+            Some(b"new"),
+            Some(b"own 2"),
+        )
+    );
+
+    // Deleted: bob's row of inline records, bob.1's identity, both device lists.
+    connection
+        .execute_batch(
+            "DELETE FROM user_sessions WHERE name = 'bob';
+             DELETE FROM remote_identities WHERE name = 'bob' AND device_id = 1;
+             DELETE FROM device_lists; DELETE FROM own_device_list;",
+        )
+        .unwrap();
+    assert_eq!(
+        view(&a, "bob"),
+        UserView::of(&[(2, Some(k1), None), (4, None, Some(long))], None, None)
+    );
+    let mut tx = a.transaction().unwrap();
+    assert!(tx.session(&address("bob", 1)).unwrap().is_none());
+    assert_eq!(tx.session_devices("bob").unwrap(), [4]);
+    drop(tx);
+
+    // Inserted: a row for a device the store has not seen inline (the stored form of
+    // an unencrypted record is its encoding).
+    write_inline_sessions(&connection, "bob", &[(3, x.encode().to_vec())]);
+    assert_eq!(
+        view(&a, "bob"),
+        UserView::of(
+            &[
+                (2, Some(k1), None),
+                (3, None, Some(x)),
+                (4, None, Some(long))
+            ],
+            None,
+            None,
+        )
+    );
+}
+
+/// A file put back to an earlier committed state by another connection (old rows,
+/// which still open under the at-rest key) is read as it now is: the store serves the
+/// older records, not the newer ones it read before.
+#[test]
+fn rows_put_back_by_another_connection_are_seen() {
+    for at_rest in [None, Some(key(5))] {
+        let f = Fixtures::new(36);
+        let (x, y) = (&f.short_session, &f.other_short_session);
+        let (long, other_long) = (&f.session, &f.other_session);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device.db");
+        let a = SqliteStore::open(&path, at_rest.clone()).unwrap();
+        let mut tx = a.transaction().unwrap();
+        tx.put_session(&address("bob", 1), x).unwrap();
+        tx.put_session(&address("bob", 2), long).unwrap();
+        tx.commit().unwrap();
+        let connection = raw(&path);
+        let old_row: Vec<u8> = connection
+            .query_row(
+                "SELECT sessions FROM user_sessions WHERE name = 'bob'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        let old_record: Vec<u8> = connection
+            .query_row(
+                "SELECT record FROM sessions WHERE name = 'bob' AND device_id = 2",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+
+        let mut tx = a.transaction().unwrap();
+        tx.put_session(&address("bob", 1), y).unwrap();
+        tx.put_session(&address("bob", 2), other_long).unwrap();
+        tx.commit().unwrap();
+        let mut tx = a.transaction().unwrap();
+        assert_eq!(
+            encoding(tx.session(&address("bob", 1)).unwrap()),
+            encoding(Some(y.clone()))
+        );
+        assert_eq!(
+            encoding(tx.session(&address("bob", 2)).unwrap()),
+            encoding(Some(other_long.clone()))
+        );
+        tx.commit().unwrap();
+
+        set_user_sessions_row(&connection, "bob", &old_row);
+        connection
+            .execute(
+                "UPDATE sessions SET record = ?1 WHERE name = 'bob' AND device_id = 2",
+                [&old_record],
+            )
+            .unwrap();
+        let mut tx = a.transaction().unwrap();
+        let peers = tx.peers("bob", &[1, 2]).unwrap();
+        assert_eq!(
+            peers
+                .into_iter()
+                .map(|peer| encoding(peer.session))
+                .collect::<Vec<_>>(),
+            [encoding(Some(x.clone())), encoding(Some(long.clone()))]
+        );
+        assert_eq!(
+            encoding(tx.session(&address("bob", 1)).unwrap()),
+            encoding(Some(x.clone()))
+        );
+        assert_eq!(
+            encoding(tx.session(&address("bob", 2)).unwrap()),
+            encoding(Some(long.clone()))
+        );
+    }
+}
+
+/// A transaction dropped without commit leaves nothing behind: not what it wrote, nor
+/// what it read back of its own writes, whether or not it read before writing.
+#[test]
+fn a_dropped_transaction_leaves_nothing_cached() {
+    for at_rest in [None, Some(key(6))] {
+        for read_first in [false, true] {
+            let f = Fixtures::new(37);
+            let (x, y) = (&f.short_session, &f.other_short_session);
+            let (long, other_long) = (&f.session, &f.other_session);
+            let (k1, k2, k3) = (f.peer_identity, another_identity(38), another_identity(39));
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("device.db");
+            let a = SqliteStore::open(&path, at_rest.clone()).unwrap();
+            let committed = [(1, Some(k1), Some(x)), (3, None, Some(long))];
+            write_user(&a, "bob", &committed, b"bob list 1", b"own list 1");
+            let before = UserView::of(&committed, Some(b"bob list 1"), Some(b"own list 1"));
+            assert_eq!(view(&a, "bob"), before);
+
+            // bob.1 rewritten, bob.2 new in a row of its own, bob.3 shrunk into the
+            // inline row, bob.4 new inline; new identities and device lists.
+            let dropped = [
+                (1, Some(k2), Some(y)),
+                (2, Some(k3), Some(other_long)),
+                (3, Some(k2), Some(x)),
+                (4, None, Some(y)),
+            ];
+            let mut tx = a.transaction().unwrap();
+            if read_first {
+                assert_eq!(read_user(&mut tx, "bob"), before);
+            }
+            write_in(&mut tx, "bob", &dropped, b"bob list 2", b"own list 2");
+            assert_eq!(
+                read_user(&mut tx, "bob"),
+                UserView::of(&dropped, Some(b"bob list 2"), Some(b"own list 2"))
+            );
+            drop(tx);
+            assert_eq!(view(&a, "bob"), before, "read first: {read_first}");
+
+            // Dropped after removing every record of the user (so no inline row).
+            let mut tx = a.transaction().unwrap();
+            if read_first {
+                assert_eq!(read_user(&mut tx, "bob"), before);
+            }
+            tx.remove_session(&address("bob", 1)).unwrap();
+            tx.remove_session(&address("bob", 3)).unwrap();
+            assert_eq!(tx.session_devices("bob").unwrap(), Vec::<u32>::new());
+            drop(tx);
+            assert_eq!(view(&a, "bob"), before, "read first: {read_first}");
+
+            // A later write-only transaction builds on the committed state, not on the
+            // dropped one.
+            let mut tx = a.transaction().unwrap();
+            write_in(&mut tx, "bob", &dropped, b"bob list 2", b"own list 2");
+            drop(tx);
+            let mut tx = a.transaction().unwrap();
+            tx.put_session(&address("bob", 4), y).unwrap();
+            tx.commit().unwrap();
+            let after = UserView::of(
+                &[
+                    (1, Some(k1), Some(x)),
+                    (3, None, Some(long)),
+                    (4, None, Some(y)),
+                ],
+                Some(b"bob list 1"),
+                Some(b"own list 1"),
+            );
+            assert_eq!(view(&a, "bob"), after);
+            let b = SqliteStore::open(&path, at_rest.clone()).unwrap();
+            assert_eq!(view(&b, "bob"), after);
+        }
+    }
+}
+
+/// A commit that fails (here a trigger refuses the `user_sessions` write) leaves
+/// nothing behind; once the trigger is gone the same commit succeeds and is seen by
+/// both stores.
+#[test]
+fn a_failed_commit_leaves_nothing_cached() {
+    for at_rest in [None, Some(key(7))] {
+        let f = Fixtures::new(40);
+        let (x, y) = (&f.short_session, &f.other_short_session);
+        let (long, other_long) = (&f.session, &f.other_session);
+        let (k1, k2) = (f.peer_identity, another_identity(41));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device.db");
+        let a = SqliteStore::open(&path, at_rest.clone()).unwrap();
+        let committed = [(1, Some(k1), Some(x)), (3, None, Some(long))];
+        write_user(&a, "bob", &committed, b"bob list 1", b"own list 1");
+        let before = UserView::of(&committed, Some(b"bob list 1"), Some(b"own list 1"));
+
+        let connection = raw(&path);
+        connection
+            .execute_batch(
+                "CREATE TRIGGER refuse_update BEFORE UPDATE ON user_sessions
+                     BEGIN SELECT RAISE(ABORT, 'refused'); END;
+                 CREATE TRIGGER refuse_insert BEFORE INSERT ON user_sessions
+                     BEGIN SELECT RAISE(ABORT, 'refused'); END;
+                 CREATE TRIGGER refuse_delete BEFORE DELETE ON user_sessions
+                     BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            )
+            .unwrap();
+        // Read again after the raw connection's change, so A's cache is filled.
+        assert_eq!(view(&a, "bob"), before);
+
+        let failing = [
+            (1, Some(k2), Some(y)),
+            (2, Some(k2), Some(other_long)),
+            (3, None, Some(x)),
+        ];
+        for read_first in [false, true] {
+            let mut tx = a.transaction().unwrap();
+            if read_first {
+                assert_eq!(read_user(&mut tx, "bob"), before);
+            }
+            write_in(&mut tx, "bob", &failing, b"bob list 2", b"own list 2");
+            assert_eq!(
+                read_user(&mut tx, "bob"),
+                UserView::of(&failing, Some(b"bob list 2"), Some(b"own list 2"))
+            );
+            assert!(
+                matches!(tx.commit(), Err(Error::Store(_))),
+                "read first: {read_first}"
+            );
+            assert_eq!(view(&a, "bob"), before, "read first: {read_first}");
+        }
+        let b = SqliteStore::open(&path, at_rest.clone()).unwrap();
+        assert_eq!(view(&b, "bob"), before);
+        assert_eq!(view(&a, "bob"), before);
+
+        connection
+            .execute_batch(
+                "DROP TRIGGER refuse_update; DROP TRIGGER refuse_insert;
+                 DROP TRIGGER refuse_delete;",
+            )
+            .unwrap();
+        let mut tx = a.transaction().unwrap();
+        tx.put_session(&address("bob", 1), y).unwrap();
+        tx.commit().unwrap();
+        let after = UserView::of(
+            &[(1, Some(k1), Some(y)), (3, None, Some(long))],
+            Some(b"bob list 1"),
+            Some(b"own list 1"),
+        );
+        assert_eq!(view(&a, "bob"), after);
+        assert_eq!(view(&b, "bob"), after);
+    }
+}
+
+/// When SQLite itself rolls a whole transaction back (here a trigger's `RAISE(ROLLBACK)`;
+/// a full disk or an I/O error does the same), the transaction refuses every further
+/// statement and its commit fails: a write that ran before stays undone, and none runs
+/// on its own outside the transaction.
+#[test]
+fn a_transaction_sqlite_rolled_back_writes_nothing_more() {
+    let f = Fixtures::new(43);
+    let (x, y) = (&f.short_session, &f.other_short_session);
+    let (long, other_long) = (&f.session, &f.other_session);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let store = SqliteStore::open(&path, None).unwrap();
+    let committed = [(1, Some(f.peer_identity), Some(x)), (2, None, Some(long))];
+    write_user(&store, "bob", &committed, b"bob list 1", b"own list 1");
+    let before = UserView::of(&committed, Some(b"bob list 1"), Some(b"own list 1"));
+    raw(&path)
+        .execute_batch(
+            "CREATE TRIGGER end_it BEFORE UPDATE ON device_lists
+                 BEGIN SELECT RAISE(ROLLBACK, 'rolled back'); END;",
+        )
+        .unwrap();
+
+    let rolled_back = Err(Error::Store("transaction rolled back"));
+    let mut tx = store.transaction().unwrap();
+    // A long record's row is written at once; the device list write ends the transaction.
+    tx.put_session(&address("bob", 2), other_long).unwrap();
+    assert!(tx.set_device_list("bob", b"bob list 2").is_err());
+    assert_eq!(tx.put_session(&address("bob", 1), y), rolled_back);
+    assert_eq!(tx.put_session(&address("bob", 3), other_long), rolled_back);
+    assert_eq!(
+        tx.set_remote_identity(&address("bob", 1), &another_identity(44)),
+        rolled_back
+    );
+    assert_eq!(tx.set_own_device_list(b"own list 2"), rolled_back);
+    assert_eq!(tx.device_list("carol").map(|_| ()), rolled_back);
+    assert!(tx.commit().is_err());
+    assert_eq!(view(&store, "bob"), before);
+    let other = SqliteStore::open(&path, None).unwrap();
+    assert_eq!(view(&other, "bob"), before);
+}
+
+/// Two stores on one file, from two threads, each round reading and advancing counters
+/// kept in every cached kind (a device list, the own device list, a user's session
+/// devices and identities, and one session record's content): a stale read would
+/// lose an increment or see counters disagree.
+#[test]
+fn interleaved_read_modify_writes_lose_nothing() {
+    const ROUNDS: u32 = 25;
+    let f = Fixtures::new(42);
+    let identity = f.peer_identity;
+    let options = SqliteOptions::new().busy_timeout(std::time::Duration::from_secs(10));
+    let parse = |bytes: Option<Vec<u8>>| -> u32 {
+        bytes.map_or(0, |bytes| {
+            String::from_utf8(bytes).unwrap().parse().unwrap()
+        })
+    };
+    let counter = |device_id| address("counter", device_id);
+    let ids: Vec<u32> = (1..=2 * ROUNDS + 1).collect();
+    // Reads every counter in `tx`: they must agree.
+    let read = |tx: &mut SqliteTransaction<'_>| -> u32 {
+        let n = parse(tx.device_list("counter").unwrap());
+        assert_eq!(parse(tx.own_device_list().unwrap()), n);
+        assert_eq!(
+            tx.session_devices("counter").unwrap(),
+            (1..=n).collect::<Vec<_>>()
+        );
+        let peers = tx.peers("counter", &ids).unwrap();
+        let known = |peer: &&hush::store::Peer| peer.identity.is_some() && peer.session.is_some();
+        assert_eq!(
+            peers.iter().filter(known).count(),
+            usize::try_from(n).unwrap()
+        );
+        // Device 1's record alternates with each round.
+        let expected = match n {
+            0 => None,
+            n if n % 2 == 1 => Some(&f.short_session),
+            _ => Some(&f.other_short_session),
+        };
+        assert_eq!(
+            encoding(tx.session(&counter(1)).unwrap()),
+            expected.map(|record| record.encode().to_vec())
+        );
+        n
+    };
+    for at_rest in [None, Some(key(8))] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device.db");
+        let a = SqliteStore::open_with(&path, at_rest.clone(), options).unwrap();
+        let b = SqliteStore::open_with(&path, at_rest.clone(), options).unwrap();
+        std::thread::scope(|scope| {
+            for store in [&a, &b] {
+                scope.spawn(|| {
+                    for _ in 0..ROUNDS {
+                        // A read-only transaction first, so that every counter is
+                        // cached when the other thread advances them (the pause
+                        // lets it take the lock in between).
+                        let mut tx = store.transaction().unwrap();
+                        read(&mut tx);
+                        tx.commit().unwrap();
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                        let mut tx = store.transaction().unwrap();
+                        let n = read(&mut tx);
+                        let next = n + 1;
+                        let text = next.to_string();
+                        tx.set_device_list("counter", text.as_bytes()).unwrap();
+                        tx.set_own_device_list(text.as_bytes()).unwrap();
+                        tx.set_remote_identity(&counter(next), &identity).unwrap();
+                        // Every third device's record in a row of its own.
+                        let record = if next % 3 == 0 {
+                            &f.session
+                        } else {
+                            &f.short_session
+                        };
+                        tx.put_session(&counter(next), record).unwrap();
+                        let first = if next % 2 == 1 {
+                            &f.short_session
+                        } else {
+                            &f.other_short_session
+                        };
+                        tx.put_session(&counter(1), first).unwrap();
+                        tx.commit().unwrap();
+                    }
+                });
+            }
+        });
+        for store in [&a, &b] {
+            let mut tx = store.transaction().unwrap();
+            assert_eq!(read(&mut tx), 2 * ROUNDS);
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The SQLite store: one table per kind of state (session records: a row per user for
 //! the short ones, a row per device for the rest), WAL journaling, `BEGIN IMMEDIATE`
-//! transactions, versioned migrations, and optional encryption at rest of every secret
-//! column. The schema and the at-rest format are in `docs/wire/store.md`.
+//! transactions, a cache of read rows checked against `PRAGMA data_version`, versioned
+//! migrations, and optional encryption at rest of every secret column. The schema and
+//! the at-rest format are in `docs/wire/store.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -15,7 +16,7 @@ use hush_core::{IdentityKey, PublicKey};
 use hush_group::{DistributionId, SenderKeyRecord, SenderKeyTracker};
 use hush_prekey::{KemPreKeyRecord, PreKeyIdAllocator, PreKeyRecord, SignedPreKeyRecord};
 use hush_ratchet::SessionRecord;
-use rusqlite::{Connection, OptionalExtension, Params, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, Params, params};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::limits::{MAX_INLINE_SESSION_LEN, MAX_INLINE_SESSIONS, MAX_USER_SESSIONS_LEN};
@@ -210,6 +211,11 @@ impl SqliteOptions {
 /// the mutex, and transactions of other processes on the same file by SQLite's lock
 /// (`BEGIN IMMEDIATE`, waiting up to the busy timeout).
 ///
+/// The connection remembers the session records, identities and device lists it read
+/// or committed, so a repeated send reads nothing; each transaction checks first whether
+/// another connection committed (`PRAGMA data_version`) and forgets them if so
+/// (`docs/wire/store.md`, "The row cache").
+///
 /// ```
 /// use hush::store::{DeviceListStore, SqliteStore, Store, Transaction};
 ///
@@ -222,8 +228,64 @@ impl SqliteOptions {
 /// # Ok::<(), hush::Error>(())
 /// ```
 pub struct SqliteStore {
-    connection: Mutex<Connection>,
+    connected: Mutex<Connected>,
     sealer: Option<Sealer>,
+}
+
+/// The store's connection, and the rows it remembers between transactions.
+struct Connected {
+    connection: Connection,
+    cache: RowCache,
+}
+
+/// How many users' session records, identities and device lists the [`RowCache`] keeps
+/// (each kind separately); the one with the first name in order makes room for another.
+/// A user's cached records take at most 3584 bytes plus the ids of their own rows.
+const MAX_CACHED_USERS: usize = 256;
+
+/// Rows this connection read or committed, kept so that a later transaction does not
+/// read them again: a send to a user's devices then runs no query at all when nothing
+/// changed. While no other connection has committed (`PRAGMA data_version` unchanged,
+/// checked at the start of every transaction), each entry is the row's value in the
+/// database, in stored form: session records as SQLite's own page cache holds them
+/// (sealed when the store is encrypted at rest). Nothing a transaction wrote enters it
+/// before that transaction committed.
+#[derive(Default)]
+struct RowCache {
+    /// `PRAGMA data_version` when the entries were known to match the database.
+    data_version: Option<i64>,
+    /// Where each user's session records are, and the short ones themselves.
+    sessions: BTreeMap<String, UserSessions>,
+    /// Each user's `remote_identities` rows: device id and stored key.
+    identities: BTreeMap<String, Vec<(u32, Vec<u8>)>>,
+    /// Each user's `device_lists` row (`None`: no row).
+    device_lists: BTreeMap<String, Option<Vec<u8>>>,
+    /// The `own_device_list` row, once read (`Some(None)`: no row).
+    own_device_list: Option<Option<Vec<u8>>>,
+}
+
+impl RowCache {
+    /// Forgets every entry: the database may have changed under them.
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Starts a transaction at `data_version`: the entries stay only if no other
+    /// connection committed since they were taken.
+    fn revalidate(&mut self, data_version: i64) {
+        if self.data_version != Some(data_version) {
+            self.clear();
+            self.data_version = Some(data_version);
+        }
+    }
+}
+
+/// Inserts into a map of at most [`MAX_CACHED_USERS`] entries.
+fn cache_insert<V>(map: &mut BTreeMap<String, V>, key: String, value: V) {
+    if map.len() >= MAX_CACHED_USERS && !map.contains_key(&key) {
+        map.pop_first();
+    }
+    map.insert(key, value);
 }
 
 impl core::fmt::Debug for SqliteStore {
@@ -313,7 +375,10 @@ impl SqliteStore {
             .map_err(db("secure delete"))?;
         let sealer = migrate(&connection, key.as_ref())?;
         Ok(Self {
-            connection: Mutex::new(connection),
+            connected: Mutex::new(Connected {
+                connection,
+                cache: RowCache::default(),
+            }),
             sealer,
         })
     }
@@ -337,13 +402,15 @@ impl SqliteStore {
     /// [`Error::Store`] if SQLite cannot vacuum or checkpoint (for example, another
     /// process has the file open in a transaction).
     pub fn compact(&self) -> Result<u64> {
-        let connection = self.lock();
+        let mut connected = self.lock();
+        connected.cache.clear();
+        let connection = &connected.connection;
         if !connection.is_autocommit() {
             connection
                 .execute_batch("ROLLBACK")
                 .map_err(db("rollback"))?;
         }
-        let before = database_bytes(&connection)?;
+        let before = database_bytes(connection)?;
         connection.execute_batch("VACUUM").map_err(db("vacuum"))?;
         // Answers one row: (busy, frames in the log, frames checkpointed).
         let busy: i64 = connection
@@ -352,7 +419,7 @@ impl SqliteStore {
         if busy != 0 {
             return Err(Error::Store("checkpoint"));
         }
-        Ok(before.saturating_sub(database_bytes(&connection)?))
+        Ok(before.saturating_sub(database_bytes(connection)?))
     }
 
     /// The schema version of the open database (always [`SCHEMA_VERSION`] after a
@@ -362,14 +429,13 @@ impl SqliteStore {
     ///
     /// [`Error::Store`] on a storage failure.
     pub fn schema_version(&self) -> Result<u32> {
-        let connection = self.lock();
-        read_version(&connection)
+        read_version(&self.lock().connection)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    fn lock(&self) -> MutexGuard<'_, Connected> {
         // A panic while the lock was held dropped the transaction, which rolled back:
         // the connection is usable (and `transaction` rolls back anything left open).
-        self.connection
+        self.connected
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
@@ -611,35 +677,60 @@ impl Store for SqliteStore {
     type Transaction<'a> = SqliteTransaction<'a>;
 
     fn transaction(&self) -> Result<SqliteTransaction<'_>> {
-        let connection = self.lock();
-        if !connection.is_autocommit() {
+        let mut connected = self.lock();
+        if !connected.connection.is_autocommit() {
             // A rollback that failed earlier left a transaction open: finish it.
-            connection
+            connected.cache.clear();
+            connected
+                .connection
                 .execute_batch("ROLLBACK")
                 .map_err(db("rollback"))?;
         }
-        connection
+        connected
+            .connection
             .prepare_cached("BEGIN IMMEDIATE")
             .and_then(|mut begin| begin.execute([]))
             .map_err(db("begin"))?;
-        Ok(SqliteTransaction {
-            connection,
+        let mut tx = SqliteTransaction {
+            connected,
             sealer: self.sealer.as_ref(),
             users: BTreeMap::new(),
+            written: BTreeSet::new(),
             open: true,
-        })
+        };
+        // Read inside the transaction, whose write lock keeps other connections from
+        // committing until it ends. (Dropping `tx` on an error rolls back.)
+        let data_version: i64 = tx
+            .connection()
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+            .map_err(db("begin"))?;
+        tx.connected.cache.revalidate(data_version);
+        Ok(tx)
     }
 }
 
 /// A transaction on a [`SqliteStore`] (`BEGIN IMMEDIATE` ... `COMMIT`; rolled back
 /// when dropped uncommitted). Holds the store's connection until then.
 pub struct SqliteTransaction<'a> {
-    connection: MutexGuard<'a, Connection>,
+    connected: MutexGuard<'a, Connected>,
     sealer: Option<&'a Sealer>,
-    /// The session records of every user this transaction touched; `user_sessions`
-    /// rows that changed are written at commit, one statement per user.
+    /// The session records of every user this transaction touched, taken out of the
+    /// cache or read; `user_sessions` rows that changed are written at commit, one
+    /// statement per user, and after the commit the entries go (back) into the cache.
     users: BTreeMap<String, UserSessions>,
+    /// The cached rows this transaction wrote: taken out of the cache, and read from
+    /// the database (never cached) until it ends.
+    written: BTreeSet<Cached>,
     open: bool,
+}
+
+/// A row (or a user's rows) that the [`RowCache`] can hold, other than session records.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Cached {
+    Identities(String),
+    DeviceList(String),
+    OwnDeviceList,
 }
 
 /// Where one user's session records are: the short ones in the user's `user_sessions`
@@ -653,6 +744,9 @@ struct UserSessions {
     own_rows: BTreeSet<u32>,
     /// Whether `inline` differs from the user's row.
     changed: bool,
+    /// Whether this transaction put or removed one of the user's records: until it
+    /// commits, this is not what the database holds.
+    touched: bool,
 }
 
 impl UserSessions {
@@ -747,21 +841,43 @@ impl Drop for SqliteTransaction<'_> {
             // If this fails the next `transaction` sees the connection still in a
             // transaction and rolls back then.
             let _ = self
-                .connection
+                .connection()
                 .prepare_cached("ROLLBACK")
                 .and_then(|mut rollback| rollback.execute([]));
+            // What the transaction only read is still what the database holds.
+            let users = core::mem::take(&mut self.users);
+            let cache = &mut self.connected.cache;
+            for (user, sessions) in users.into_iter().filter(|(_, s)| !s.touched) {
+                cache_insert(&mut cache.sessions, user, sessions);
+            }
         }
     }
 }
 
 impl Transaction for SqliteTransaction<'_> {
     fn commit(mut self) -> Result<()> {
-        self.write_user_sessions()?;
-        self.connection
-            .prepare_cached("COMMIT")
-            .and_then(|mut commit| commit.execute([]))
-            .map_err(db("commit"))?;
+        let committed = self.write_user_sessions().and_then(|()| {
+            self.statement("commit", "COMMIT")?
+                .execute([])
+                .map_err(db("commit"))
+        });
+        if let Err(error) = committed {
+            // Dropping `self` rolls back. The cache holds nothing of this transaction,
+            // but after a failure so rare, keeping nothing costs little.
+            self.users.clear();
+            self.connected.cache.clear();
+            return Err(error);
+        }
         self.open = false;
+        // Committed: what the transaction holds of its users' sessions is now what the
+        // database holds.
+        let users = core::mem::take(&mut self.users);
+        let cache = &mut self.connected.cache;
+        for (user, mut sessions) in users {
+            sessions.changed = false;
+            sessions.touched = false;
+            cache_insert(&mut cache.sessions, user, sessions);
+        }
         Ok(())
     }
 
@@ -772,20 +888,18 @@ impl Transaction for SqliteTransaction<'_> {
         };
         // Checks `user` (and the first id) as the per-device calls would.
         Address::new(user, first)?;
-        self.each_device_row(
-            "SELECT device_id, identity_key FROM remote_identities WHERE name = ?1",
-            user,
-            |device_id, bytes| {
+        self.with_identities(user, |rows| {
+            for (device_id, bytes) in rows {
                 for (peer, _) in peers
                     .iter_mut()
                     .zip(device_ids)
-                    .filter(|(_, id)| **id == device_id)
+                    .filter(|(_, id)| *id == device_id)
                 {
                     peer.identity = Some(codec::identity_key(bytes)?);
                 }
-                Ok(())
-            },
-        )?;
+            }
+            Ok(())
+        })?;
         let (key, sessions) = self.load_user_sessions(user)?;
         let read = peers
             .iter_mut()
@@ -800,11 +914,33 @@ impl Transaction for SqliteTransaction<'_> {
 }
 
 impl SqliteTransaction<'_> {
+    fn connection(&self) -> &Connection {
+        &self.connected.connection
+    }
+
+    /// Refuses to go on once SQLite has ended the transaction by itself: after some
+    /// failures (a full disk, an I/O error, a trigger's `RAISE(ROLLBACK)`) it rolls the
+    /// whole transaction back, and a statement run after that would run on its own and
+    /// take effect at once, even if the caller then never commits. Every operation
+    /// checks this first, cached reads included, so a dead transaction fails throughout.
+    fn live(&self) -> Result<()> {
+        if self.connection().is_autocommit() {
+            return Err(Error::Store("transaction rolled back"));
+        }
+        Ok(())
+    }
+
+    /// A prepared statement (from the connection's cache) to run in this transaction,
+    /// while it is [`live`](Self::live).
+    fn statement(&self, what: &'static str, sql: &str) -> Result<CachedStatement<'_>> {
+        self.live()?;
+        self.connection().prepare_cached(sql).map_err(db(what))
+    }
+
     /// Runs a cached statement that changes rows.
     fn execute(&self, what: &'static str, sql: &str, params: impl Params) -> Result<()> {
-        self.connection
-            .prepare_cached(sql)
-            .and_then(|mut statement| statement.execute(params))
+        self.statement(what, sql)?
+            .execute(params)
             .map_err(db(what))?;
         Ok(())
     }
@@ -818,7 +954,7 @@ impl SqliteTransaction<'_> {
         params: impl Params,
         read: impl FnOnce(&[u8]) -> Result<T>,
     ) -> Result<Option<T>> {
-        let mut statement = self.connection.prepare_cached(sql).map_err(db(what))?;
+        let mut statement = self.statement(what, sql)?;
         let mut rows = statement.query(params).map_err(db(what))?;
         let Some(row) = rows.next().map_err(db(what))? else {
             return Ok(None);
@@ -852,33 +988,108 @@ impl SqliteTransaction<'_> {
         sql: &str,
         params: impl Params,
     ) -> Result<Vec<T>> {
-        let mut statement = self.connection.prepare_cached(sql).map_err(db(what))?;
+        let mut statement = self.statement(what, sql)?;
         let rows = statement
             .query_map(params, |row| row.get(0))
             .map_err(db(what))?;
         rows.collect::<rusqlite::Result<Vec<T>>>().map_err(db(what))
     }
 
-    /// Runs a cached query over `user`'s rows, each a device id and a blob, and hands
-    /// every row to `each`.
-    fn each_device_row(
-        &self,
-        sql: &str,
-        user: &str,
-        mut each: impl FnMut(u32, &[u8]) -> Result<()>,
-    ) -> Result<()> {
-        let what = "read peers";
-        let mut statement = self.connection.prepare_cached(sql).map_err(db(what))?;
-        let mut rows = statement.query([user]).map_err(db(what))?;
-        while let Some(row) = rows.next().map_err(db(what))? {
-            let device_id: u32 = row.get(0).map_err(db(what))?;
-            let bytes = row
-                .get_ref(1)
-                .and_then(|value| value.as_blob().map_err(Into::into))
-                .map_err(db(what))?;
-            each(device_id, bytes)?;
+    /// Whether the row `key` names may come from and go into the cache: unless this
+    /// transaction wrote it.
+    fn caches(&self, key: impl FnOnce() -> Cached) -> bool {
+        self.written.is_empty() || !self.written.contains(&key())
+    }
+
+    /// Takes the row `key` names out of the cache for the rest of this transaction,
+    /// which is about to write it.
+    fn forget(&mut self, key: Cached) {
+        let cache = &mut self.connected.cache;
+        match &key {
+            Cached::Identities(user) => {
+                cache.identities.remove(user);
+            }
+            Cached::DeviceList(user) => {
+                cache.device_lists.remove(user);
+            }
+            Cached::OwnDeviceList => cache.own_device_list = None,
         }
-        Ok(())
+        self.written.insert(key);
+    }
+
+    /// Hands `user`'s `remote_identities` rows (device id, stored key) to `read`: from
+    /// the cache, or read (one query) and then cached.
+    fn with_identities<T>(
+        &mut self,
+        user: &str,
+        read: impl FnOnce(&[(u32, Vec<u8>)]) -> Result<T>,
+    ) -> Result<T> {
+        self.live()?;
+        let cacheable = self.caches(|| Cached::Identities(user.to_owned()));
+        if cacheable && let Some(rows) = self.connected.cache.identities.get(user) {
+            return read(rows);
+        }
+        let what = "read remote identity";
+        let rows = {
+            let mut statement = self.statement(
+                what,
+                "SELECT device_id, identity_key FROM remote_identities WHERE name = ?1",
+            )?;
+            let rows = statement
+                .query_map([user], |row| Ok((row.get(0)?, row.get(1)?)))
+                .map_err(db(what))?;
+            rows.collect::<rusqlite::Result<Vec<(u32, Vec<u8>)>>>()
+                .map_err(db(what))?
+        };
+        let result = read(&rows);
+        if cacheable {
+            cache_insert(&mut self.connected.cache.identities, user.to_owned(), rows);
+        }
+        result
+    }
+
+    /// A device list row (`device_lists` for `user`, else `own_device_list`): from the
+    /// cache, or read and then cached.
+    fn device_list_row(&mut self, user: Option<&str>) -> Result<Option<Vec<u8>>> {
+        let key = || {
+            user.map_or(Cached::OwnDeviceList, |user| {
+                Cached::DeviceList(user.to_owned())
+            })
+        };
+        self.live()?;
+        let cacheable = self.caches(key);
+        let cache = &self.connected.cache;
+        let cached = match user {
+            Some(user) => cache.device_lists.get(user),
+            None => cache.own_device_list.as_ref(),
+        };
+        if cacheable && let Some(signed) = cached {
+            return Ok(signed.clone());
+        }
+        let signed = match user {
+            Some(user) => self.query_blob(
+                "read device list",
+                "SELECT signed FROM device_lists WHERE user = ?1",
+                [user],
+                |bytes| Ok(bytes.to_vec()),
+            )?,
+            None => self.query_blob(
+                "read own device list",
+                "SELECT signed FROM own_device_list WHERE id = 0",
+                [],
+                |bytes| Ok(bytes.to_vec()),
+            )?,
+        };
+        if cacheable {
+            let cache = &mut self.connected.cache;
+            match user {
+                Some(user) => {
+                    cache_insert(&mut cache.device_lists, user.to_owned(), signed.clone())
+                }
+                None => cache.own_device_list = Some(signed.clone()),
+            }
+        }
+        Ok(signed)
     }
 
     fn seal(&self, row: &Row<'_>, plaintext: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
@@ -919,15 +1130,19 @@ impl IdentityStore for SqliteTransaction<'_> {
     }
 
     fn remote_identity(&mut self, address: &Address) -> Result<Option<IdentityKey>> {
-        self.query_blob(
-            "read remote identity",
-            "SELECT identity_key FROM remote_identities WHERE name = ?1 AND device_id = ?2",
-            params![address.name(), address.device_id()],
-            codec::identity_key,
-        )
+        // All of the user's rows in one query, as `peers` reads them: the next call
+        // (for another of the user's devices, or the next message) is served cached.
+        let device_id = address.device_id();
+        self.with_identities(address.name(), |rows| {
+            rows.iter()
+                .find(|(id, _)| *id == device_id)
+                .map(|(_, stored)| codec::identity_key(stored))
+                .transpose()
+        })
     }
 
     fn set_remote_identity(&mut self, address: &Address, key: &IdentityKey) -> Result<()> {
+        self.forget(Cached::Identities(address.name().to_owned()));
         self.execute(
             "write remote identity",
             "INSERT INTO remote_identities (name, device_id, identity_key) VALUES (?1, ?2, ?3)
@@ -1060,10 +1275,8 @@ impl PreKeyStore for SqliteTransaction<'_> {
 
     fn kem_prekey_ids(&mut self) -> Result<Vec<(u32, bool)>> {
         const WHAT: &str = "list KEM prekeys";
-        let mut statement = self
-            .connection
-            .prepare_cached("SELECT id, last_resort FROM kem_prekeys ORDER BY id")
-            .map_err(db(WHAT))?;
+        let mut statement =
+            self.statement(WHAT, "SELECT id, last_resort FROM kem_prekeys ORDER BY id")?;
         let rows = statement
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
             .map_err(db(WHAT))?;
@@ -1118,12 +1331,16 @@ impl PreKeyStore for SqliteTransaction<'_> {
 }
 
 impl SqliteTransaction<'_> {
-    /// Reads where `user`'s session records are, once per transaction: the user's
-    /// `user_sessions` row and the device ids of their `sessions` rows. Returns the
-    /// entry taken out of `self.users` (its key too, so putting it back allocates
-    /// nothing); [`Self::keep_user_sessions`] puts it back.
+    /// Where `user`'s session records are: the user's `user_sessions` row and the device
+    /// ids of their `sessions` rows, read once per transaction unless the cache has
+    /// them. Returns the entry taken out of `self.users` or the cache (its key too, so
+    /// putting it back allocates nothing); [`Self::keep_user_sessions`] puts it back.
     fn load_user_sessions(&mut self, user: &str) -> Result<(String, UserSessions)> {
+        self.live()?;
         if let Some(entry) = self.users.remove_entry(user) {
+            return Ok(entry);
+        }
+        if let Some(entry) = self.connected.cache.sessions.remove_entry(user) {
             return Ok(entry);
         }
         let inline = self
@@ -1154,6 +1371,7 @@ impl SqliteTransaction<'_> {
                 inline,
                 own_rows,
                 changed: false,
+                touched: false,
             },
         ))
     }
@@ -1236,9 +1454,8 @@ impl SqliteTransaction<'_> {
         row: &[&dyn rusqlite::ToSql],
     ) -> Result<()> {
         let updated = self
-            .connection
-            .prepare_cached(statements.update)
-            .and_then(|mut statement| statement.execute(row))
+            .statement(what, statements.update)?
+            .execute(row)
             .map_err(db(what))?;
         if updated == 0 {
             self.execute(what, statements.delete, key)?;
@@ -1283,6 +1500,7 @@ impl SessionStore for SqliteTransaction<'_> {
         let stored = self.seal(&session_row(address), record.encode());
         let device_id = address.device_id();
         let (key, mut sessions) = self.load_user_sessions(address.name())?;
+        sessions.touched = true;
         // The statements run first: on an error, `sessions` still says where the
         // records are.
         let written = if sessions.keeps_inline(device_id, stored.len()) {
@@ -1311,6 +1529,7 @@ impl SessionStore for SqliteTransaction<'_> {
     fn remove_session(&mut self, address: &Address) -> Result<()> {
         let device_id = address.device_id();
         let (key, mut sessions) = self.load_user_sessions(address.name())?;
+        sessions.touched = true;
         let removed = if sessions.own_rows.contains(&device_id) {
             self.delete_session_row(address)
         } else {
@@ -1415,15 +1634,11 @@ impl SenderKeyStore for SqliteTransaction<'_> {
 
 impl DeviceListStore for SqliteTransaction<'_> {
     fn own_device_list(&mut self) -> Result<Option<Vec<u8>>> {
-        self.query_blob(
-            "read own device list",
-            "SELECT signed FROM own_device_list WHERE id = 0",
-            [],
-            |bytes| Ok(bytes.to_vec()),
-        )
+        self.device_list_row(None)
     }
 
     fn set_own_device_list(&mut self, signed: &[u8]) -> Result<()> {
+        self.forget(Cached::OwnDeviceList);
         self.execute(
             "write own device list",
             "INSERT OR REPLACE INTO own_device_list (id, signed) VALUES (0, ?1)",
@@ -1432,15 +1647,11 @@ impl DeviceListStore for SqliteTransaction<'_> {
     }
 
     fn device_list(&mut self, user: &str) -> Result<Option<Vec<u8>>> {
-        self.query_blob(
-            "read device list",
-            "SELECT signed FROM device_lists WHERE user = ?1",
-            [user],
-            |bytes| Ok(bytes.to_vec()),
-        )
+        self.device_list_row(Some(user))
     }
 
     fn set_device_list(&mut self, user: &str, signed: &[u8]) -> Result<()> {
+        self.forget(Cached::DeviceList(user.to_owned()));
         self.execute(
             "write device list",
             "INSERT INTO device_lists (user, signed) VALUES (?1, ?2)
