@@ -78,6 +78,16 @@ fn write_inline_sessions(connection: &Connection, user: &str, entries: &[(u32, V
     set_user_sessions_row(connection, user, &row);
 }
 
+/// Swaps the records of devices 1 and 2 in `user`'s `user_sessions` row.
+fn swap_inline_records(connection: &Connection, user: &str) {
+    let mut row = inline_sessions(connection, user);
+    let [(1, first), (2, second)] = &mut row[..] else {
+        panic!("{user}'s records of devices 1 and 2 expected inline");
+    };
+    core::mem::swap(first, second);
+    write_inline_sessions(connection, user, &row);
+}
+
 fn set_user_sessions_row(connection: &Connection, user: &str, row: &[u8]) {
     connection
         .execute(
@@ -337,12 +347,7 @@ fn a_value_moved_to_another_row_or_table_does_not_open() {
 
     // Same table, another row: two sessions of one user's row swapped.
     let connection = raw(&path);
-    let mut bob = inline_sessions(&connection, "bob");
-    let [(1, first), (2, second)] = &mut bob[..] else {
-        panic!("bob's two sessions expected inline");
-    };
-    core::mem::swap(first, second);
-    write_inline_sessions(&connection, "bob", &bob);
+    swap_inline_records(&connection, "bob");
     drop(connection);
     // Two rows of `sessions` (the long records), swapped.
     swap_values(
@@ -1121,14 +1126,40 @@ fn write_in(
     tx.set_own_device_list(own_device_list).unwrap();
 }
 
+/// A directory for a test's database, removed when dropped, and the database's path in it.
+fn database() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    (dir, path)
+}
+
+/// A transaction on `store` that reads bob first (and finds `before`) if given, then
+/// writes `devices` and the lists "bob list 2" and "own list 2" and reads them back;
+/// returned uncommitted.
+fn rewrite_bob<'s>(
+    store: &'s SqliteStore,
+    before: Option<&UserView>,
+    devices: &[(u32, Option<IdentityKey>, Option<&SessionRecord>)],
+) -> SqliteTransaction<'s> {
+    let mut tx = store.transaction().unwrap();
+    if let Some(before) = before {
+        assert_eq!(&read_user(&mut tx, "bob"), before);
+    }
+    write_in(&mut tx, "bob", devices, b"bob list 2", b"own list 2");
+    assert_eq!(
+        read_user(&mut tx, "bob"),
+        UserView::of(devices, Some(b"bob list 2"), Some(b"own list 2"))
+    );
+    tx
+}
+
 /// Two stores on one file, each reading (and so caching) what the other overwrites.
 fn two_stores_see_each_others_commits(at_rest: Option<AtRestKey>) {
     let f = Fixtures::new(31);
     let (x, y) = (&f.short_session, &f.other_short_session);
     let (long, other_long) = (&f.session, &f.other_session);
     let (k1, k2, k3) = (f.peer_identity, another_identity(32), another_identity(33));
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("device.db");
+    let (_dir, path) = database();
     let a = SqliteStore::open(&path, at_rest.clone()).unwrap();
     let b = SqliteStore::open(&path, at_rest.clone()).unwrap();
 
@@ -1250,42 +1281,23 @@ fn a_raw_connections_changes_are_seen() {
     let f = Fixtures::new(34);
     let (x, y, long) = (&f.short_session, &f.other_short_session, &f.session);
     let (k1, k2) = (f.peer_identity, another_identity(35));
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("device.db");
+    let (_dir, path) = database();
     let a = SqliteStore::open(&path, None).unwrap();
-    write_user(
-        &a,
-        "bob",
-        &[
-            (1, Some(k1), Some(x)),
-            (2, Some(k2), Some(y)),
-            (3, None, Some(long)),
-        ],
-        b"bob list",
-        b"own list",
-    );
+    let committed = [
+        (1, Some(k1), Some(x)),
+        (2, Some(k2), Some(y)),
+        (3, None, Some(long)),
+    ];
+    write_user(&a, "bob", &committed, b"bob list", b"own list");
     assert_eq!(
         view(&a, "bob"),
-        UserView::of(
-            &[
-                (1, Some(k1), Some(x)),
-                (2, Some(k2), Some(y)),
-                (3, None, Some(long)),
-            ],
-            Some(b"bob list"),
-            Some(b"own list"),
-        )
+        UserView::of(&committed, Some(b"bob list"), Some(b"own list"))
     );
 
     // Swapped: bob.1 and bob.2's inline records and their identities; bob.3's own row
     // moved to bob.4; both device lists rewritten.
     let connection = raw(&path);
-    let mut bob = inline_sessions(&connection, "bob");
-    let [(1, first), (2, second)] = &mut bob[..] else {
-        panic!("bob's two sessions expected inline");
-    };
-    core::mem::swap(first, second);
-    write_inline_sessions(&connection, "bob", &bob);
+    swap_inline_records(&connection, "bob");
     swap_values(
         &path,
         "remote_identities",
@@ -1356,8 +1368,7 @@ fn rows_put_back_by_another_connection_are_seen() {
         let f = Fixtures::new(36);
         let (x, y) = (&f.short_session, &f.other_short_session);
         let (long, other_long) = (&f.session, &f.other_session);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("device.db");
+        let (_dir, path) = database();
         let a = SqliteStore::open(&path, at_rest.clone()).unwrap();
         let mut tx = a.transaction().unwrap();
         tx.put_session(&address("bob", 1), x).unwrap();
@@ -1431,8 +1442,7 @@ fn a_dropped_transaction_leaves_nothing_cached() {
             let (x, y) = (&f.short_session, &f.other_short_session);
             let (long, other_long) = (&f.session, &f.other_session);
             let (k1, k2, k3) = (f.peer_identity, another_identity(38), another_identity(39));
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("device.db");
+            let (_dir, path) = database();
             let a = SqliteStore::open(&path, at_rest.clone()).unwrap();
             let committed = [(1, Some(k1), Some(x)), (3, None, Some(long))];
             write_user(&a, "bob", &committed, b"bob list 1", b"own list 1");
@@ -1447,15 +1457,7 @@ fn a_dropped_transaction_leaves_nothing_cached() {
                 (3, Some(k2), Some(x)),
                 (4, None, Some(y)),
             ];
-            let mut tx = a.transaction().unwrap();
-            if read_first {
-                assert_eq!(read_user(&mut tx, "bob"), before);
-            }
-            write_in(&mut tx, "bob", &dropped, b"bob list 2", b"own list 2");
-            assert_eq!(
-                read_user(&mut tx, "bob"),
-                UserView::of(&dropped, Some(b"bob list 2"), Some(b"own list 2"))
-            );
+            let tx = rewrite_bob(&a, read_first.then_some(&before), &dropped);
             drop(tx);
             assert_eq!(view(&a, "bob"), before, "read first: {read_first}");
 
@@ -1504,8 +1506,7 @@ fn a_failed_commit_leaves_nothing_cached() {
         let (x, y) = (&f.short_session, &f.other_short_session);
         let (long, other_long) = (&f.session, &f.other_session);
         let (k1, k2) = (f.peer_identity, another_identity(41));
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("device.db");
+        let (_dir, path) = database();
         let a = SqliteStore::open(&path, at_rest.clone()).unwrap();
         let committed = [(1, Some(k1), Some(x)), (3, None, Some(long))];
         write_user(&a, "bob", &committed, b"bob list 1", b"own list 1");
@@ -1531,15 +1532,7 @@ fn a_failed_commit_leaves_nothing_cached() {
             (3, None, Some(x)),
         ];
         for read_first in [false, true] {
-            let mut tx = a.transaction().unwrap();
-            if read_first {
-                assert_eq!(read_user(&mut tx, "bob"), before);
-            }
-            write_in(&mut tx, "bob", &failing, b"bob list 2", b"own list 2");
-            assert_eq!(
-                read_user(&mut tx, "bob"),
-                UserView::of(&failing, Some(b"bob list 2"), Some(b"own list 2"))
-            );
+            let tx = rewrite_bob(&a, read_first.then_some(&before), &failing);
             assert!(
                 matches!(tx.commit(), Err(Error::Store(_))),
                 "read first: {read_first}"
@@ -1578,8 +1571,7 @@ fn a_transaction_sqlite_rolled_back_writes_nothing_more() {
     let f = Fixtures::new(43);
     let (x, y) = (&f.short_session, &f.other_short_session);
     let (long, other_long) = (&f.session, &f.other_session);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("device.db");
+    let (_dir, path) = database();
     let store = SqliteStore::open(&path, None).unwrap();
     let committed = [(1, Some(f.peer_identity), Some(x)), (2, None, Some(long))];
     write_user(&store, "bob", &committed, b"bob list 1", b"own list 1");
@@ -1654,8 +1646,7 @@ fn interleaved_read_modify_writes_lose_nothing() {
         n
     };
     for at_rest in [None, Some(key(8))] {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("device.db");
+        let (_dir, path) = database();
         let a = SqliteStore::open_with(&path, at_rest.clone(), options).unwrap();
         let b = SqliteStore::open_with(&path, at_rest.clone(), options).unwrap();
         std::thread::scope(|scope| {
