@@ -1050,7 +1050,7 @@ fn encoding(record: Option<SessionRecord>) -> Option<Vec<u8>> {
 }
 
 /// Reads `user` in `tx`: `peers` and the per-device reads must agree.
-fn read_user(tx: &mut SqliteTransaction<'_>, user: &str) -> UserView {
+fn read_user(tx: &mut impl Transaction, user: &str) -> UserView {
     let peers: Vec<_> = tx
         .peers(user, &DEVICES)
         .unwrap()
@@ -1688,6 +1688,133 @@ fn interleaved_read_modify_writes_lose_nothing() {
         for store in [&a, &b] {
             let mut tx = store.transaction().unwrap();
             assert_eq!(read(&mut tx), 2 * ROUNDS);
+        }
+    }
+}
+
+/// One step of [`sqlite_stores_on_one_file_match_the_memory_store`]: users and devices
+/// are small indexes into fixed choices.
+#[derive(Debug, Clone)]
+enum Step {
+    Put {
+        user: usize,
+        device: u32,
+        record: usize,
+    },
+    Remove {
+        user: usize,
+        device: u32,
+    },
+    Identity {
+        user: usize,
+        device: u32,
+        key: usize,
+    },
+    DeviceList {
+        user: usize,
+        version: u8,
+    },
+    OwnDeviceList {
+        version: u8,
+    },
+    Read {
+        user: usize,
+    },
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    let user = 0..2usize;
+    let device = 1..=4u32;
+    prop_oneof![
+        (user.clone(), device.clone(), 0..4usize).prop_map(|(user, device, record)| Step::Put {
+            user,
+            device,
+            record
+        }),
+        (user.clone(), device.clone()).prop_map(|(user, device)| Step::Remove { user, device }),
+        (user.clone(), device, 0..2usize).prop_map(|(user, device, key)| Step::Identity {
+            user,
+            device,
+            key
+        }),
+        (user.clone(), any::<u8>()).prop_map(|(user, version)| Step::DeviceList { user, version }),
+        any::<u8>().prop_map(|version| Step::OwnDeviceList { version }),
+        user.prop_map(|user| Step::Read { user }),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Transactions of random writes and reads, each on one of two `SqliteStore`s on one
+    /// file (so each one's cache is stale whenever the other committed), committed or
+    /// dropped at random, and the same on a `MemoryStore`: every read agrees, inside the
+    /// transactions and after them, through both stores.
+    #[test]
+    fn sqlite_stores_on_one_file_match_the_memory_store(
+        transactions in proptest::collection::vec(
+            (0..2usize, proptest::collection::vec(step(), 0..8), proptest::bool::ANY),
+            1..16,
+        ),
+    ) {
+        const USERS: [&str; 2] = ["bob", "carol"];
+        let f = Fixtures::new(50);
+        let records = [&f.short_session, &f.other_short_session, &f.session, &f.other_session];
+        let keys = [f.peer_identity, another_identity(51)];
+        let (_dir, path) = database();
+        let sqlite = [
+            SqliteStore::open(&path, None).unwrap(),
+            SqliteStore::open(&path, None).unwrap(),
+        ];
+        let memory = hush::store::MemoryStore::new();
+        for (on, steps, commit) in &transactions {
+            let mut tx = sqlite[*on].transaction().unwrap();
+            let mut model = memory.transaction().unwrap();
+            for step in steps {
+                match *step {
+                    Step::Put { user, device, record } => {
+                        let address = address(USERS[user], device);
+                        tx.put_session(&address, records[record]).unwrap();
+                        model.put_session(&address, records[record]).unwrap();
+                    }
+                    Step::Remove { user, device } => {
+                        let address = address(USERS[user], device);
+                        tx.remove_session(&address).unwrap();
+                        model.remove_session(&address).unwrap();
+                    }
+                    Step::Identity { user, device, key } => {
+                        let address = address(USERS[user], device);
+                        tx.set_remote_identity(&address, &keys[key]).unwrap();
+                        model.set_remote_identity(&address, &keys[key]).unwrap();
+                    }
+                    Step::DeviceList { user, version } => {
+                        tx.set_device_list(USERS[user], &[version]).unwrap();
+                        model.set_device_list(USERS[user], &[version]).unwrap();
+                    }
+                    Step::OwnDeviceList { version } => {
+                        tx.set_own_device_list(&[version]).unwrap();
+                        model.set_own_device_list(&[version]).unwrap();
+                    }
+                    Step::Read { user } => {
+                        proptest::prop_assert_eq!(
+                            read_user(&mut tx, USERS[user]),
+                            read_user(&mut model, USERS[user])
+                        );
+                    }
+                }
+            }
+            if *commit {
+                tx.commit().unwrap();
+                model.commit().unwrap();
+            }
+        }
+        for store in &sqlite {
+            let mut tx = store.transaction().unwrap();
+            let mut model = memory.transaction().unwrap();
+            for user in USERS {
+                proptest::prop_assert_eq!(read_user(&mut tx, user), read_user(&mut model, user));
+            }
         }
     }
 }
