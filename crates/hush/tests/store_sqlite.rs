@@ -1133,6 +1133,17 @@ fn database() -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, path)
 }
 
+/// Checks that bob.1 and bob.2 read as `records`, one device at a time.
+fn assert_bob_sessions(tx: &mut impl Transaction, records: [&SessionRecord; 2]) {
+    for (device_id, record) in (1..).zip(records) {
+        assert_eq!(
+            encoding(tx.session(&address("bob", device_id)).unwrap()),
+            encoding(Some(record.clone())),
+            "bob.{device_id}"
+        );
+    }
+}
+
 /// A transaction on `store` that reads bob first (and finds `before`) if given, then
 /// writes `devices` and the lists "bob list 2" and "own list 2" and reads them back;
 /// returned uncommitted.
@@ -1395,14 +1406,7 @@ fn rows_put_back_by_another_connection_are_seen() {
         tx.put_session(&address("bob", 2), other_long).unwrap();
         tx.commit().unwrap();
         let mut tx = a.transaction().unwrap();
-        assert_eq!(
-            encoding(tx.session(&address("bob", 1)).unwrap()),
-            encoding(Some(y.clone()))
-        );
-        assert_eq!(
-            encoding(tx.session(&address("bob", 2)).unwrap()),
-            encoding(Some(other_long.clone()))
-        );
+        assert_bob_sessions(&mut tx, [y, other_long]);
         tx.commit().unwrap();
 
         set_user_sessions_row(&connection, "bob", &old_row);
@@ -1421,14 +1425,7 @@ fn rows_put_back_by_another_connection_are_seen() {
                 .collect::<Vec<_>>(),
             [encoding(Some(x.clone())), encoding(Some(long.clone()))]
         );
-        assert_eq!(
-            encoding(tx.session(&address("bob", 1)).unwrap()),
-            encoding(Some(x.clone()))
-        );
-        assert_eq!(
-            encoding(tx.session(&address("bob", 2)).unwrap()),
-            encoding(Some(long.clone()))
-        );
+        assert_bob_sessions(&mut tx, [x, long]);
     }
 }
 
