@@ -6,7 +6,9 @@
 //!   `MemoryStore`, with `SqliteStore` in memory (SQLite's CPU cost without the disk), and
 //!   with `SqliteStore` on a file with the default `synchronous = FULL` (one fsync per
 //!   send), with `synchronous = NORMAL`, and with `NORMAL` plus `SqliteOptions::exclusive`.
-//!   The files are in `std::env::temp_dir()` (set `TMPDIR` to measure another disk). The comparison is the 8 `SessionRecord::encrypt` calls alone on the same
+//!   The files are in a directory under `std::env::temp_dir()` (set `TMPDIR` to measure
+//!   another disk), removed when the bench ends. The comparison is the 8
+//!   `SessionRecord::encrypt` calls alone on the same
 //!   sessions, records already in memory: no store, no device list, no framing.
 //! - **Group send**: one 1 KiB message to a group of 100 members with 2 devices each,
 //!   sender keys already distributed (so no pairwise message is needed): reading 100
@@ -30,6 +32,7 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -213,21 +216,16 @@ fn reply<S: Store>(
         .unwrap();
 }
 
-fn sqlite_file(name: &str) -> SqliteStore {
-    sqlite_file_with(name, SqliteOptions::new())
+fn sqlite_file(dir: &Path, name: &str) -> SqliteStore {
+    sqlite_file_with(dir, name, SqliteOptions::new())
 }
 
-fn sqlite_file_with(name: &str, options: SqliteOptions) -> SqliteStore {
-    let path = std::env::temp_dir().join(format!("hush-bench-{}-{name}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.clone().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
-    SqliteStore::open_with(&path, None, options).unwrap()
+fn sqlite_file_with(dir: &Path, name: &str, options: SqliteOptions) -> SqliteStore {
+    SqliteStore::open_with(dir.join(format!("{name}.db")), None, options).unwrap()
 }
 
 fn fan_out(c: &mut Criterion) {
+    let files = tempfile::tempdir().unwrap();
     let mut group = c.benchmark_group("facade_fan_out_1KiB_5+3");
     let mut rng = test_rng(2);
 
@@ -253,7 +251,7 @@ fn fan_out(c: &mut Criterion) {
         });
     });
 
-    let sqlite = fan_out_world(sqlite_file("fan-out"));
+    let sqlite = fan_out_world(sqlite_file(files.path(), "fan-out"));
     group.bench_function("sqlite_file_sync_full", |b| {
         b.iter(|| {
             black_box(
@@ -265,6 +263,7 @@ fn fan_out(c: &mut Criterion) {
     });
 
     let normal = fan_out_world(sqlite_file_with(
+        files.path(),
         "fan-out-normal",
         SqliteOptions::new().synchronous(Synchronous::Normal),
     ));
@@ -279,6 +278,7 @@ fn fan_out(c: &mut Criterion) {
     });
 
     let exclusive = fan_out_world(sqlite_file_with(
+        files.path(),
         "fan-out-exclusive",
         SqliteOptions::new()
             .synchronous(Synchronous::Normal)
@@ -349,6 +349,7 @@ fn group_world<S: Store>(store: S) -> (Device<S>, DistributionId, Vec<String>) {
 }
 
 fn group_send(c: &mut Criterion) {
+    let files = tempfile::tempdir().unwrap();
     let mut group = c.benchmark_group("facade_group_send_1KiB_100x2");
     group.sample_size(30);
     let mut rng = test_rng(4);
@@ -365,7 +366,7 @@ fn group_send(c: &mut Criterion) {
         });
     });
 
-    let (sqlite, id, members) = group_world(sqlite_file("group"));
+    let (sqlite, id, members) = group_world(sqlite_file(files.path(), "group"));
     let names: Vec<&str> = members.iter().map(String::as_str).collect();
     group.bench_function("sqlite_file_sync_full", |b| {
         b.iter(|| {

@@ -161,14 +161,15 @@ fn stores(c: &mut Criterion) {
             bench_store(c, name, &sqlite(dir.path(), key, Synchronous::Full));
         }
     }
-    // The current directory is on the build disk (`target/` lives there).
-    let disk = std::env::current_dir().unwrap();
+    // Cargo's scratch directory for benches, under `target/`: on the build disk, and
+    // ignored by git should a run be killed before it removes its files.
+    let disk = Path::new(env!("CARGO_TARGET_TMPDIR"));
     for (name, key, synchronous) in [
         ("sqlite disk FULL", None, Synchronous::Full),
         ("sqlite disk FULL at-rest", key(), Synchronous::Full),
         ("sqlite disk NORMAL at-rest", key(), Synchronous::Normal),
     ] {
-        let dir = tempfile::tempdir_in(&disk).unwrap();
+        let dir = tempfile::tempdir_in(disk).unwrap();
         bench_store(c, name, &sqlite(dir.path(), key, synchronous));
     }
 }
