@@ -84,8 +84,9 @@ pub trait Transaction:
     ///
     /// The provided method asks [`IdentityStore::remote_identity`] and
     /// [`SessionStore::session`] once per device; a store may answer in fewer round
-    /// trips but must return the same. (`SqliteStore` reads the user's identities in one
-    /// query, and where the user's session records are once per transaction.)
+    /// trips but must return the same. (`SqliteStore` answers from its row cache, or reads
+    /// the user's identities in one query and where the user's session records are once
+    /// per transaction.)
     ///
     /// # Errors
     ///

@@ -244,7 +244,7 @@ struct Connected {
 const MAX_CACHED_USERS: usize = 256;
 
 /// Rows this connection read or committed, kept so that a later transaction does not
-/// read them again: a send to a user's devices then runs no query at all when nothing
+/// read them again: a send to a user's devices then runs no `SELECT` when nothing
 /// changed. While no other connection has committed (`PRAGMA data_version` unchanged,
 /// checked at the start of every transaction), each entry is the row's value in the
 /// database, in stored form: session records as SQLite's own page cache holds them
@@ -726,7 +726,7 @@ pub struct SqliteTransaction<'a> {
 }
 
 /// A row (or a user's rows) that the [`RowCache`] can hold, other than session records.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Cached {
     Identities(String),
     DeviceList(String),
