@@ -1,0 +1,246 @@
+//! Device lists and identities: this account's own list, the lists of the users it
+//! talks to, and the identity key each device must present.
+
+use hush_core::IdentityKey;
+use hush_core::rng::CryptoRng;
+use hush_device::{DeviceEntry, PRIMARY_DEVICE_ID};
+use hush_device::{DeviceList, KnownDeviceLists, SignedDeviceList, VerifiedDeviceList};
+
+use crate::Address;
+use crate::error::{Error, Result};
+use crate::store::{DeviceListStore, IdentityStore, Store, Transaction};
+
+use super::{Device, addresses, check_user, stored_list};
+
+impl<S: Store> Device<S> {
+    // ---- device lists ----
+
+    /// This account's signed device list (`hush_device::SignedDeviceList` bytes), to
+    /// upload to the server.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoDeviceList`] on a companion that has not accepted one yet;
+    /// [`Error::Store`].
+    pub fn own_device_list(&self) -> Result<Vec<u8>> {
+        let mut tx = self.store.transaction()?;
+        tx.own_device_list()?.ok_or(Error::NoDeviceList)
+    }
+
+    /// On the primary: adds a companion (the entry linking produced,
+    /// `hush_device::LinkedCompanion::entry`) to the account's device list, signs the new
+    /// version and stores it. Returns the signed list to upload (and to give the
+    /// companion).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] on a companion; [`Error::Device`] (too many companions,
+    /// a duplicate device id or key); [`Error::Store`].
+    pub fn add_companion<R: CryptoRng + ?Sized>(
+        &self,
+        entry: DeviceEntry,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<Vec<u8>> {
+        self.change_own_list(now_ms, rng, |list| list.add_companion(entry))
+    }
+
+    /// On the primary: removes a companion from the account's device list, signs the new
+    /// version and stores it. Returns the signed list to upload.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] on a companion; [`Error::Device`] (the primary, or an
+    /// id not on the list); [`Error::Store`].
+    pub fn remove_companion<R: CryptoRng + ?Sized>(
+        &self,
+        device_id: u32,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<Vec<u8>> {
+        self.change_own_list(now_ms, rng, |list| list.remove(device_id).map(|_| ()))
+    }
+
+    fn change_own_list<R: CryptoRng + ?Sized>(
+        &self,
+        now_ms: u64,
+        rng: &mut R,
+        change: impl FnOnce(&mut DeviceList) -> hush_device::Result<()>,
+    ) -> Result<Vec<u8>> {
+        if self.account.device_id != PRIMARY_DEVICE_ID {
+            return Err(Error::InvalidArgument(
+                "only the primary changes the device list",
+            ));
+        }
+        let mut tx = self.store.transaction()?;
+        let stored = tx.own_device_list()?.ok_or(Error::NoDeviceList)?;
+        let signed = SignedDeviceList::decode(&stored)
+            .map_err(|_| Error::Store("stored device list does not decode"))?;
+        let mut list = DeviceList::from_signed(&signed, self.policy);
+        change(&mut list)?;
+        let bytes = list.sign(&self.account.identity, now_ms, rng)?.encode();
+        tx.set_own_device_list(&bytes)?;
+        tx.commit()?;
+        Ok(bytes)
+    }
+
+    /// Verifies a signed device list fetched for `user` against the one stored (the
+    /// first list of a user is trusted on first use), stores it, and returns the devices
+    /// it sends to at `now_ms`. For this account's own user, the list must be signed by
+    /// this account's key and becomes [`Device::own_device_list`] (how a companion
+    /// learns the list, and how every device learns of new companions).
+    ///
+    /// Devices no longer on the list stop receiving at once; a group chain they held is
+    /// replaced at the next [`Device::send_group`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a bad user name; [`Error::Device`] with
+    /// `hush_device::Error::IdentityChanged` when the list is signed by another account
+    /// key than the stored one (show it to the person; [`Device::accept_changed_device_list`]
+    /// accepts it), `Rollback`, `Equivocation`, `BadSignature`, `Malformed`,
+    /// `TooManyCompanions`; [`Error::Store`]. Nothing is stored on error.
+    pub fn accept_device_list(
+        &self,
+        user: &str,
+        signed: &[u8],
+        now_ms: u64,
+    ) -> Result<Vec<Address>> {
+        check_user(user)?;
+        let mut tx = self.store.transaction()?;
+        let own = user == self.account.user;
+        let stored = if own {
+            tx.own_device_list()?
+        } else {
+            tx.device_list(user)?
+        };
+        let mut known = KnownDeviceLists::new(self.policy);
+        match stored {
+            Some(stored) => {
+                known
+                    .verify(user.as_bytes(), &stored)
+                    .map_err(|_| Error::Store("stored device list does not verify"))?;
+            }
+            None if own => {
+                // A companion's first list: its account key is already known.
+                let decoded = SignedDeviceList::decode(signed)?;
+                if *decoded.account_identity() != self.account.account_key {
+                    return Err(Error::Device(hush_device::Error::IdentityChanged));
+                }
+            }
+            None => {}
+        }
+        let verified = known.verify(user.as_bytes(), signed)?;
+        if own {
+            if *verified.account_identity() != self.account.account_key {
+                return Err(Error::Device(hush_device::Error::IdentityChanged));
+            }
+            tx.set_own_device_list(signed)?;
+        } else {
+            tx.set_device_list(user, signed)?;
+        }
+        let to = addresses(user, &verified, now_ms)?;
+        tx.commit()?;
+        Ok(to)
+    }
+
+    /// After the person accepted that `user`'s account key changed (the
+    /// [`Error::Device`]`(IdentityChanged)` of [`Device::accept_device_list`]): verifies
+    /// `signed` as a first list (its own signature only), stores it, and records the
+    /// identity key of every device on it as accepted (the account key vouches for them).
+    ///
+    /// # Errors
+    ///
+    /// As [`Device::accept_device_list`], except that a different account key is what
+    /// this call accepts; [`Error::InvalidArgument`] for this account's own user.
+    pub fn accept_changed_device_list(
+        &self,
+        user: &str,
+        signed: &[u8],
+        now_ms: u64,
+    ) -> Result<Vec<Address>> {
+        check_user(user)?;
+        if user == self.account.user {
+            return Err(Error::InvalidArgument("own account key cannot change here"));
+        }
+        let mut tx = self.store.transaction()?;
+        let verified = KnownDeviceLists::new(self.policy).verify(user.as_bytes(), signed)?;
+        tx.set_device_list(user, signed)?;
+        for entry in verified.devices() {
+            tx.set_remote_identity(&Address::new(user, entry.device_id)?, &entry.identity_key)?;
+        }
+        let to = addresses(user, &verified, now_ms)?;
+        tx.commit()?;
+        Ok(to)
+    }
+
+    /// Records `key` as the accepted identity of `address`, after the person accepted an
+    /// [`Error::IdentityChanged`]. Sends and decrypts with that device then work again
+    /// (a send needs a new bundle: the old session was with the old key).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub fn accept_identity(&self, address: &Address, key: &IdentityKey) -> Result<()> {
+        let mut tx = self.store.transaction()?;
+        tx.set_remote_identity(address, key)?;
+        tx.commit()
+    }
+
+    pub(super) fn verified_list<T: Transaction>(
+        &self,
+        tx: &mut T,
+        user: &str,
+    ) -> Result<VerifiedDeviceList> {
+        let stored = if user == self.account.user {
+            tx.own_device_list()?
+        } else {
+            tx.device_list(user)?
+        };
+        stored_list(&stored.ok_or(Error::NoDeviceList)?, self.policy)
+    }
+
+    /// Every device a message to `user` goes to at `now_ms`, with the identity key its
+    /// list gives: the recipient's devices, then this account's own other devices.
+    pub(super) fn targets<T: Transaction>(
+        &self,
+        tx: &mut T,
+        user: &str,
+        now_ms: u64,
+    ) -> Result<Vec<(Address, IdentityKey, bool)>> {
+        let mut out = Vec::new();
+        if user != self.account.user {
+            let list = self.verified_list(tx, user)?;
+            for entry in list.devices_to_send(now_ms) {
+                out.push((
+                    Address::new(user, entry.device_id)?,
+                    entry.identity_key,
+                    false,
+                ));
+            }
+        }
+        self.own_others(tx, now_ms, |address, key| out.push((address, key, true)))?;
+        Ok(out)
+    }
+
+    pub(super) fn own_others<T: Transaction>(
+        &self,
+        tx: &mut T,
+        now_ms: u64,
+        mut each: impl FnMut(Address, IdentityKey),
+    ) -> Result<()> {
+        let Some(own) = tx.own_device_list()? else {
+            return Ok(());
+        };
+        let own = stored_list(&own, self.policy)?;
+        for entry in own.devices_to_send(now_ms) {
+            if entry.device_id != self.account.device_id {
+                each(
+                    Address::new(self.account.user.as_str(), entry.device_id)?,
+                    entry.identity_key,
+                );
+            }
+        }
+        Ok(())
+    }
+}
