@@ -14,6 +14,7 @@
 //! group ciphertext (libsignal's sender-key type), and [`HISTORY_STREAM`] this app's own
 //! type for a history hand-off stream.
 
+use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write as _};
@@ -100,6 +101,8 @@ struct Story<R> {
     bytes_seen: usize,
     /// Alice's chat history as her app keeps it (one line per message).
     alice_history: Vec<String>,
+    /// Each group's members, as the apps keep them (the demo's apps agree on them).
+    group_members: BTreeMap<DistributionId, Vec<String>>,
 }
 
 /// Runs the demo.
@@ -131,6 +134,7 @@ pub(crate) fn run() -> ExitCode {
         envelopes_seen: 0,
         bytes_seen: 0,
         alice_history: Vec::new(),
+        group_members: BTreeMap::new(),
     };
     if let Err(e) = story.play() {
         story.checks.error("the story stopped", e.as_ref());
@@ -263,6 +267,14 @@ impl<R: CryptoRng> Story<R> {
         Ok(count)
     }
 
+    /// The members of `group` as the apps know them.
+    fn members_of(&self, group: DistributionId) -> Vec<&str> {
+        self.group_members
+            .get(&group)
+            .map(|members| members.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
     /// `from` sends `text` to a group: the sender-key distributions it needs go
     /// pairwise, then one group ciphertext to every other device of the members.
     /// Returns the devices that got a distribution and the group ciphertext.
@@ -274,6 +286,8 @@ impl<R: CryptoRng> Story<R> {
         text: &str,
     ) -> Outcome<(Vec<Address>, Vec<u8>)> {
         self.plaintexts.push(text.as_bytes().to_vec());
+        self.group_members
+            .insert(group, members.iter().map(|&m| m.to_owned()).collect());
         let plan = from.prepare_group_send(group, members, self.now)?;
         let bundles = self.bundles(&plan)?;
         let refs: Vec<(Address, &[u8])> = bundles
@@ -328,7 +342,11 @@ impl<R: CryptoRng> Story<R> {
                     stream: envelope.body,
                 },
                 GROUP_MESSAGE => {
-                    let message = device.decrypt_group(&from, &envelope.body, self.now)?;
+                    // The app finds the group by the distribution id the message names.
+                    let group = hush::group_distribution_id(&envelope.body)?;
+                    let members = self.members_of(group);
+                    let message =
+                        device.decrypt_group(&from, &envelope.body, &members, self.now)?;
                     Got::Group {
                         from,
                         text: String::from_utf8_lossy(&message.plaintext).into_owned(),
@@ -632,7 +650,7 @@ impl<R: CryptoRng> Story<R> {
         }
         self.checks.check(
             carol
-                .decrypt_group(alice.address(), &message, self.now)
+                .decrypt_group(alice.address(), &message, &remaining, self.now)
                 .is_err(),
             "even handed the ciphertext, Carol cannot read it",
         );
@@ -652,7 +670,7 @@ impl<R: CryptoRng> Story<R> {
         }
         self.checks.check(
             carol
-                .decrypt_group(bob.address(), &message, self.now)
+                .decrypt_group(bob.address(), &message, &remaining, self.now)
                 .is_err(),
             "and Carol cannot read Bob's either",
         );

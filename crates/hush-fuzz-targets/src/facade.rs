@@ -618,6 +618,9 @@ struct Run {
     chains: BTreeMap<(usize, usize, usize), Vec<(u32, u32)>>,
     /// (sender, group) → the current chain and the devices it was given.
     given: BTreeMap<(usize, usize), (u32, BTreeSet<usize>)>,
+    /// (device, group) → the other users the device's sender-key tracker holds as
+    /// members (those of its last group send, less those it removed since).
+    tracked: BTreeMap<(usize, usize), BTreeSet<usize>>,
     rng: ChaCha20Rng,
     next_id: u64,
 }
@@ -638,6 +641,7 @@ impl Run {
             queues: vec![VecDeque::new(); SLOTS.len()],
             received: vec![Vec::new(); SLOTS.len()],
             decrypted: BTreeSet::new(),
+            tracked: BTreeMap::new(),
             pair_decrypts: BTreeMap::new(),
             chains: BTreeMap::new(),
             given: BTreeMap::new(),
@@ -767,15 +771,27 @@ impl Run {
         }
     }
 
+    /// The users `group` has now.
+    fn member_users(&self, group: usize) -> BTreeSet<usize> {
+        (0..USERS.len())
+            .filter(|&u| self.members.get(group).and_then(|m| m.get(u)) == Some(&true))
+            .collect()
+    }
+
+    /// `device` forgets the chains `user`'s devices distributed for `group` (it removed
+    /// the user from the group).
+    fn forget_chains(&mut self, device: usize, group: usize, user: usize) {
+        self.chains
+            .retain(|&(to, from, g), _| !(to == device && g == group && user_of(from) == user));
+    }
+
     fn send_group(&mut self, from: usize, group: usize, extra: u8) {
         let fx = fixture();
         let Some(&distribution) = fx.groups.get(group) else {
             return;
         };
-        let members: Vec<&str> = (0..USERS.len())
-            .filter(|&u| self.members.get(group).and_then(|m| m.get(u)) == Some(&true))
-            .map(user_name)
-            .collect();
+        let member_users = self.member_users(group);
+        let members: Vec<&str> = member_users.iter().map(|&u| user_name(u)).collect();
         let id = self.take_id();
         let mut plaintext = format!("group {group} #{id} from {from}").into_bytes();
         plaintext.resize(plaintext.len() + usize::from(extra % 48), b'.');
@@ -798,10 +814,21 @@ impl Run {
                 device.send_group(distribution, &members, &plaintext, &refs, NOW, rng),
             )
         };
+        // Users the sender's tracker held who are no longer members: their chains are
+        // gone from the sender's store.
+        let own_user = user_of(from);
+        let others: BTreeSet<usize> = member_users
+            .iter()
+            .copied()
+            .filter(|&u| u != own_user)
+            .collect();
+        let previous = self.tracked.insert((from, group), others.clone());
+        for gone in previous.unwrap_or_default().difference(&others) {
+            self.forget_chains(from, group, *gone);
+        }
         let message = SenderKeyMessage::decode(&sent.group_message)
             .unwrap_or_else(|e| bug(&format!("own group message: {e:?}")));
         let (chain, iteration) = (message.chain_id(), message.iteration());
-        let own_user = user_of(from);
         let mut intended: BTreeSet<usize> = self
             .list_of(own_user)
             .into_iter()
@@ -898,6 +925,10 @@ impl Run {
                 self.dev(by)
                     .remove_group_member(distribution, user_name(user)),
             );
+            self.forget_chains(by, group, user);
+            if let Some(tracked) = self.tracked.get_mut(&(by, group)) {
+                tracked.remove(&user);
+            }
         }
     }
 
@@ -1052,11 +1083,19 @@ impl Run {
                 plaintext,
                 intended,
             } => {
+                let member_users = self.member_users(*group);
+                let is_member = |slot: usize| {
+                    user_of(slot) == user_of(at) || member_users.contains(&user_of(slot))
+                };
                 let must_decrypt = genuine
                     && sender_listed
+                    && is_member(item.from)
                     && self.holds(at, item.from, *group, *chain, *iteration);
                 let before = (!must_decrypt).then(|| self.snapshot(at));
-                let result = self.dev(at).decrypt_group(&address(claimed), bytes, NOW);
+                let members: Vec<&str> = member_users.iter().map(|&u| user_name(u)).collect();
+                let result = self
+                    .dev(at)
+                    .decrypt_group(&address(claimed), bytes, &members, NOW);
                 match result {
                     Ok(received) => {
                         assert!(!already, "group #{}: decrypted twice", item.id);
@@ -1082,6 +1121,13 @@ impl Run {
                     Err(error) => {
                         if must_decrypt {
                             bug(&format!("group #{}: refused: {error:?}", item.id));
+                        }
+                        if !is_member(claimed) {
+                            assert!(
+                                matches!(error, Error::NotGroupMember { .. }),
+                                "group #{}: a non-member refused for another reason ({error:?})",
+                                item.id
+                            );
                         }
                         if let Some(before) = before {
                             assert!(

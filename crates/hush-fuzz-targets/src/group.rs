@@ -178,10 +178,17 @@ pub fn sender_key_tracker(data: &[u8]) {
     if let Ok(again) = again {
         assert_eq!(again.encode(), encoded, "tracker encoding is not stable");
     }
+    for device in tracker.exposed().chain(tracker.delivered()) {
+        assert!(
+            tracker.identity_key(device).is_some(),
+            "a non-member knows the chain"
+        );
+    }
     assert!(
         tracker
-            .holders()
-            .all(|holder| tracker.members().any(|member| member == holder))
+            .delivered()
+            .all(|device| tracker.exposed().any(|exposed| exposed == device)),
+        "a delivered device not counted as knowing the chain"
     );
 }
 
@@ -485,8 +492,9 @@ mod tests {
         let id = DistributionId::from_bytes(FIXED_DISTRIBUTION_ID);
         let mut tracker = SenderKeyTracker::new(id);
         for (name, device) in [("alice", 2), ("bob", 1), ("bob", 2)] {
+            let key = hush_core::IdentityKeyPair::generate(&mut rng).identity_key();
             tracker
-                .add_device(DeviceAddress::new(name, device).unwrap())
+                .add_device(DeviceAddress::new(name, device).unwrap(), key)
                 .unwrap();
         }
         let mut own = sender.clone();

@@ -44,6 +44,19 @@ pub enum Error {
         chain_id: u32,
     },
 
+    /// The message's chain was distributed by another identity key than the one its
+    /// sender presents now ([`crate::SenderKeyRecord::decrypt_from`]): the device at the
+    /// sender's address was replaced, or the account restored under a new key, and the
+    /// message was made with the old device's chain. Refuse it; a genuine new device
+    /// sends its own distribution message.
+    #[error("sender key chain {chain_id} of {distribution_id} was distributed by another identity")]
+    DistributorMismatch {
+        /// The message's distribution id.
+        distribution_id: DistributionId,
+        /// The message's chain id.
+        chain_id: u32,
+    },
+
     /// Encryption was asked of a record that holds no chain of our own (no
     /// [`crate::SenderKeyRecord::create_distribution`] yet, or a
     /// [`crate::SenderKeyRecord::rotate`] since).

@@ -32,6 +32,7 @@ pub const MAX_TRACKED_DEVICES: usize = 10_000;
 pub const MAX_DEVICE_NAME_LEN: usize = 256;
 
 /// Largest encoded [`crate::SenderKeyTracker`] accepted by
-/// [`crate::SenderKeyTracker::decode`]: enough for [`MAX_TRACKED_DEVICES`] members and as
-/// many holders with names of [`MAX_DEVICE_NAME_LEN`] bytes.
-pub const MAX_TRACKER_LEN: usize = 2 * MAX_TRACKED_DEVICES * (MAX_DEVICE_NAME_LEN + 16) + 64;
+/// [`crate::SenderKeyTracker::decode`]: enough for [`MAX_TRACKED_DEVICES`] members with
+/// names of [`MAX_DEVICE_NAME_LEN`] bytes and their 33-byte identity keys (at most 302
+/// bytes each), each also listed once as delivered or exposed (at most 268 bytes).
+pub const MAX_TRACKER_LEN: usize = MAX_TRACKED_DEVICES * (2 * MAX_DEVICE_NAME_LEN + 80) + 64;

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use hush_core::cipher::{aes256_cbc_decrypt, aes256_cbc_encrypt};
 use hush_core::rng::low_bytes_of_u32_draws;
-use hush_core::{PrivateKey, PublicKey, VerifyingKey};
+use hush_core::{IdentityKey, PrivateKey, PublicKey, VerifyingKey};
 use prost::Message as _;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
@@ -19,8 +19,12 @@ use crate::limits::{
 use crate::message::{SENDER_KEY_MESSAGE_VERSION, SenderKeyDistributionMessage, SenderKeyMessage};
 use crate::wire;
 
-/// The first byte of an encoded record: hush's record format version.
-pub const RECORD_FORMAT_VERSION: u8 = 1;
+/// The first byte of an encoded record: hush's record format version. Version 1 (chains
+/// not bound to the identity key that distributed them) still decodes.
+pub const RECORD_FORMAT_VERSION: u8 = 2;
+
+/// The record format whose received chains carried no distributor.
+const RECORD_FORMAT_V1: u8 = 1;
 
 /// Every chain of one sender for one distribution id: up to
 /// [`MAX_SENDER_KEY_STATES`] states, newest first.
@@ -34,8 +38,11 @@ pub const RECORD_FORMAT_VERSION: u8 = 1;
 ///   encrypts, [`rotate`](Self::rotate) retires the chain after a member left. A
 ///   [`crate::SenderKeyTracker`] decides when to rotate and who needs the distribution
 ///   message.
-/// - As a **receiver**: [`process_distribution`](Self::process_distribution) adds a
-///   sender's chain, [`decrypt`](Self::decrypt) decrypts.
+/// - As a **receiver**: [`process_distribution_from`](Self::process_distribution_from)
+///   adds a sender's chain, bound to the identity key of the pairwise session it came
+///   over, and [`decrypt_from`](Self::decrypt_from) decrypts only while the sender still
+///   presents that key. ([`process_distribution`](Self::process_distribution) and
+///   [`decrypt`](Self::decrypt) skip the binding, as libsignal's record does.)
 ///
 /// Every operation either succeeds or leaves the record exactly as it was.
 ///
@@ -63,6 +70,9 @@ struct SenderKeyState {
     /// Seeds of skipped iterations, ascending, all below `chain_key`'s iteration, at most
     /// [`MAX_SKIPPED_MESSAGE_KEYS`].
     skipped: VecDeque<MessageKeySeed>,
+    /// On a received chain: the identity key of the device that distributed it (through
+    /// its pairwise session), when the record was told.
+    distributor: Option<IdentityKey>,
 }
 
 /// What a decrypt will change in a state, computed before anything is changed.
@@ -93,6 +103,7 @@ impl SenderKeyState {
             signing_public,
             signing_private,
             skipped: VecDeque::new(),
+            distributor: None,
         }
     }
 
@@ -197,10 +208,14 @@ impl SenderKeyState {
                     seed: seed.seed().to_vec(),
                 })
                 .collect(),
+            distributor: self
+                .distributor
+                .map(|key| key.encode().to_vec())
+                .unwrap_or_default(),
         }
     }
 
-    fn from_wire(state: &wire::StateV1) -> Result<Self> {
+    fn from_wire(state: &wire::StateV1, format: u8) -> Result<Self> {
         const WHAT: &str = "sender key record state";
         if state.message_version != u32::from(SENDER_KEY_MESSAGE_VERSION) {
             return Err(Error::Malformed(WHAT));
@@ -248,6 +263,14 @@ impl SenderKeyState {
             signing_private,
         );
         decoded.skipped = skipped;
+        if !state.distributor.is_empty() {
+            // Version 1 had no such field; our own chains are distributed by us.
+            if format == RECORD_FORMAT_V1 || decoded.is_ours() {
+                return Err(Error::Malformed(WHAT));
+            }
+            decoded.distributor =
+                Some(IdentityKey::decode(&state.distributor).map_err(|_| Error::Malformed(WHAT))?);
+        }
         Ok(decoded)
     }
 }
@@ -374,8 +397,30 @@ impl SenderKeyRecord {
         Ok(message)
     }
 
+    /// Adds the sender's chain from a distribution message that came over a pairwise
+    /// session with the device whose identity key is `distributor`, and binds the chain
+    /// to that key: [`decrypt_from`](Self::decrypt_from) accepts its messages only from
+    /// a sender presenting the same key. Chains bound to another key (the device at this
+    /// address was replaced, or its account restored under a new key) are dropped.
+    ///
+    /// Otherwise as [`process_distribution`](Self::process_distribution).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongDistribution`] if the message is for another distribution id; the
+    /// record is then unchanged.
+    pub fn process_distribution_from(
+        &mut self,
+        message: &SenderKeyDistributionMessage,
+        distributor: &IdentityKey,
+    ) -> Result<()> {
+        self.add_distribution(message, Some(*distributor))
+    }
+
     /// Adds the sender's chain from a distribution message (received over a pairwise
-    /// session from the sender whose address keys this record).
+    /// session from the sender whose address keys this record), without binding it to
+    /// the sender's identity key, as libsignal does. Apps use
+    /// [`process_distribution_from`](Self::process_distribution_from).
     ///
     /// As in libsignal: a chain already held with the same id and signing key is kept
     /// as it stands (processing the same message twice changes nothing, and a resent
@@ -388,28 +433,48 @@ impl SenderKeyRecord {
     /// [`Error::WrongDistribution`] if the message is for another distribution id; the
     /// record is then unchanged.
     pub fn process_distribution(&mut self, message: &SenderKeyDistributionMessage) -> Result<()> {
+        self.add_distribution(message, None)
+    }
+
+    fn add_distribution(
+        &mut self,
+        message: &SenderKeyDistributionMessage,
+        distributor: Option<IdentityKey>,
+    ) -> Result<()> {
         if message.distribution_id() != self.distribution_id {
             return Err(Error::WrongDistribution {
                 expected: self.distribution_id,
                 actual: message.distribution_id(),
             });
         }
+        if distributor.is_some() {
+            self.states
+                .retain(|state| state.is_ours() || state.distributor == distributor);
+        }
         let chain_id = message.chain_id();
         let existing = self
             .states
             .iter()
-            .position(|s| s.chain_id == chain_id && s.signing_public == *message.signing_key())
+            .position(|s| {
+                s.chain_id == chain_id
+                    && s.signing_public == *message.signing_key()
+                    && s.distributor == distributor
+            })
             .and_then(|position| self.states.remove(position));
         self.states.retain(|state| state.chain_id != chain_id);
         let state = match existing {
             Some(state) => state,
-            None => SenderKeyState::new(
-                message.message_version(),
-                chain_id,
-                message.chain_key(),
-                *message.signing_key(),
-                None,
-            ),
+            None => {
+                let mut state = SenderKeyState::new(
+                    message.message_version(),
+                    chain_id,
+                    message.chain_key(),
+                    *message.signing_key(),
+                    None,
+                );
+                state.distributor = distributor;
+                state
+            }
         };
         self.push_front(state);
         Ok(())
@@ -435,6 +500,36 @@ impl SenderKeyRecord {
     /// - [`Error::TooFarInFuture`]: more than [`MAX_FORWARD_JUMP`] iterations ahead.
     /// - [`Error::ChainExhausted`]: the message is at iteration 2^32 - 1.
     pub fn decrypt(&mut self, message: &SenderKeyMessage) -> Result<Zeroizing<Vec<u8>>> {
+        self.decrypt_checked(message, None)
+    }
+
+    /// Verifies and decrypts a group message from this record's sender, which presents
+    /// the identity key `sender` now (the key its address has on its verified device
+    /// list): the message's chain must have been distributed by that key
+    /// ([`process_distribution_from`](Self::process_distribution_from)). A thief holding
+    /// a replaced device's chain cannot post under the address the new device took.
+    ///
+    /// # Errors
+    ///
+    /// As [`decrypt`](Self::decrypt), and [`Error::DistributorMismatch`] when the chain
+    /// was distributed by another identity key. A chain stored without a distributor
+    /// (added by [`process_distribution`](Self::process_distribution), or in a record
+    /// written by format version 1) gives [`Error::NoSenderKeyState`]: the sender is
+    /// asked for its distribution message again, which binds the chain. The record is
+    /// unchanged on every error.
+    pub fn decrypt_from(
+        &mut self,
+        message: &SenderKeyMessage,
+        sender: &IdentityKey,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        self.decrypt_checked(message, Some(sender))
+    }
+
+    fn decrypt_checked(
+        &mut self,
+        message: &SenderKeyMessage,
+        sender: Option<&IdentityKey>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
         if message.distribution_id() != self.distribution_id {
             return Err(Error::WrongDistribution {
                 expected: self.distribution_id,
@@ -450,6 +545,23 @@ impl SenderKeyRecord {
                 distribution_id: self.distribution_id,
                 chain_id,
             })?;
+        if let Some(sender) = sender {
+            match &state.distributor {
+                Some(distributor) if distributor == sender => {}
+                Some(_) => {
+                    return Err(Error::DistributorMismatch {
+                        distribution_id: self.distribution_id,
+                        chain_id,
+                    });
+                }
+                None => {
+                    return Err(Error::NoSenderKeyState {
+                        distribution_id: self.distribution_id,
+                        chain_id,
+                    });
+                }
+            }
+        }
         if message.message_version() != state.message_version {
             return Err(Error::UnknownVersion(message.message_version()));
         }
@@ -509,7 +621,7 @@ impl SenderKeyRecord {
             return Err(Error::Malformed(WHAT));
         }
         let (&format, rest) = bytes.split_first().ok_or(Error::Malformed(WHAT))?;
-        if format != RECORD_FORMAT_VERSION {
+        if format != RECORD_FORMAT_VERSION && format != RECORD_FORMAT_V1 {
             return Err(Error::UnknownVersion(format));
         }
         let record = wire::RecordV1::decode(rest).map_err(|_| Error::Malformed(WHAT))?;
@@ -520,7 +632,7 @@ impl SenderKeyRecord {
         }
         let mut states = VecDeque::with_capacity(record.states.len());
         for state in &record.states {
-            let state = SenderKeyState::from_wire(state)?;
+            let state = SenderKeyState::from_wire(state, format)?;
             if states
                 .iter()
                 .any(|s: &SenderKeyState| s.chain_id == state.chain_id)
@@ -559,6 +671,7 @@ impl fmt::Debug for SenderKeyState {
             verifying_key: _,
             signing_private,
             skipped,
+            distributor,
         } = self;
         f.debug_struct("SenderKeyState")
             .field("message_version", message_version)
@@ -567,6 +680,7 @@ impl fmt::Debug for SenderKeyState {
             .field("signing_key", signing_public)
             .field("ours", &signing_private.is_some())
             .field("skipped_keys", &skipped.len())
+            .field("distributor", distributor)
             .finish_non_exhaustive()
     }
 }

@@ -85,6 +85,10 @@ pub(crate) struct StateV1 {
     /// Stored keys of skipped iterations, ascending.
     #[prost(message, repeated, tag = "7")]
     pub(crate) skipped_keys: Vec<SkippedKeyV1>,
+    /// Format 2, received chains: the 33-byte identity key of the device that
+    /// distributed the chain; empty when unknown.
+    #[prost(bytes = "vec", tag = "8")]
+    pub(crate) distributor: Vec<u8>,
 }
 
 /// One stored message-key seed in a [`StateV1`].
@@ -119,7 +123,44 @@ pub(crate) struct TrackerV1 {
     pub(crate) rotation_pending: bool,
 }
 
-/// A device address in a [`TrackerV1`].
+/// hush's sender-key tracker, format version 2 (after the format byte).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct TrackerV2 {
+    /// The 16-byte distribution id.
+    #[prost(bytes = "vec", tag = "1")]
+    pub(crate) distribution_id: Vec<u8>,
+    /// The member devices with their identity keys, ascending.
+    #[prost(message, repeated, tag = "2")]
+    pub(crate) members: Vec<MemberV2>,
+    /// The chain the device lists refer to; absent before the first distribution message.
+    #[prost(uint32, optional, tag = "3")]
+    pub(crate) chain_id: Option<u32>,
+    /// Members handed chain `chain_id` that did not ask for it again, ascending.
+    #[prost(message, repeated, tag = "4")]
+    pub(crate) delivered: Vec<DeviceV1>,
+    /// Whether the next send must start a new chain.
+    #[prost(bool, tag = "5")]
+    pub(crate) rotation_pending: bool,
+    /// Members that may know chain `chain_id` and are not in `delivered`, ascending.
+    #[prost(message, repeated, tag = "6")]
+    pub(crate) undelivered_exposed: Vec<DeviceV1>,
+}
+
+/// A member of a [`TrackerV2`]: its address and identity key.
+#[derive(Clone, PartialEq, Eq, prost::Message)]
+pub(crate) struct MemberV2 {
+    /// The address name (UTF-8).
+    #[prost(string, tag = "1")]
+    pub(crate) name: String,
+    /// The device id.
+    #[prost(uint32, tag = "2")]
+    pub(crate) device_id: u32,
+    /// The 33-byte identity key.
+    #[prost(bytes = "vec", tag = "3")]
+    pub(crate) identity_key: Vec<u8>,
+}
+
+/// A device address in a [`TrackerV1`] or [`TrackerV2`].
 #[derive(Clone, PartialEq, Eq, prost::Message)]
 pub(crate) struct DeviceV1 {
     /// The address name (UTF-8).

@@ -493,7 +493,7 @@ fn debug_output_shows_no_secret() {
     let mut record = SenderKeyRecord::new(id);
     let skdm = record.create_distribution(&mut ReplayRng::new(creation_rng));
     insta::assert_snapshot!(format!("{skdm:?}"), @"SenderKeyDistributionMessage { message_version: 3, distribution_id: DistributionId(d1a6c4e5-0b8f-4c5e-9f3a-2b7d8e9f0a11), chain_id: 630661501, iteration: 0, signing_key: PublicKey(050acaaf026c9ddec694620fae859bcd3cefb5257fa7f457e130e796f7db9da72c), .. }");
-    insta::assert_snapshot!(format!("{record:?}"), @"SenderKeyRecord { distribution_id: DistributionId(d1a6c4e5-0b8f-4c5e-9f3a-2b7d8e9f0a11), states: [SenderKeyState { message_version: 3, chain_id: 630661501, iteration: 0, signing_key: PublicKey(050acaaf026c9ddec694620fae859bcd3cefb5257fa7f457e130e796f7db9da72c), ours: true, skipped_keys: 0, .. }] }");
+    insta::assert_snapshot!(format!("{record:?}"), @"SenderKeyRecord { distribution_id: DistributionId(d1a6c4e5-0b8f-4c5e-9f3a-2b7d8e9f0a11), states: [SenderKeyState { message_version: 3, chain_id: 630661501, iteration: 0, signing_key: PublicKey(050acaaf026c9ddec694620fae859bcd3cefb5257fa7f457e130e796f7db9da72c), ours: true, skipped_keys: 0, distributor: None, .. }] }");
     let message = record.encrypt(&[0; 57], &mut test_rng(0)).unwrap();
     insta::assert_snapshot!(format!("{message:?}"), @"SenderKeyMessage { message_version: 3, distribution_id: DistributionId(d1a6c4e5-0b8f-4c5e-9f3a-2b7d8e9f0a11), chain_id: 630661501, iteration: 0, ciphertext_len: 64, .. }");
 

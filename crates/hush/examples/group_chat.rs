@@ -71,7 +71,7 @@ fn main() -> Result<()> {
     assert_eq!(sent, 2);
     for reader in [&bob, &carol] {
         assert_eq!(
-            receive(&server, reader, &mut rng)?,
+            receive(&server, reader, &members, &mut rng)?,
             ["Welcome, both of you!"]
         );
     }
@@ -81,7 +81,10 @@ fn main() -> Result<()> {
     let sent = send_group(&server, &alice, group, &members, b"Meeting at 3.", &mut rng)?;
     assert_eq!(sent, 0);
     for reader in [&bob, &carol] {
-        assert_eq!(receive(&server, reader, &mut rng)?, ["Meeting at 3."]);
+        assert_eq!(
+            receive(&server, reader, &members, &mut rng)?,
+            ["Meeting at 3."]
+        );
     }
     println!("second group message: no distribution needed");
 
@@ -98,15 +101,18 @@ fn main() -> Result<()> {
         &mut rng,
     )?;
     assert_eq!(sent, 1);
-    assert_eq!(receive(&server, &bob, &mut rng)?, ["Carol has left."]);
+    assert_eq!(
+        receive(&server, &bob, &members, &mut rng)?,
+        ["Carol has left."]
+    );
     println!("after removing carol: a new chain, distributed to bob only");
 
     // Even if Carol got the new group ciphertext, she could not read it.
     let message = alice.send_group(group, &members, b"Just us now.", &[], NOW, &mut rng)?;
     assert!(message.distributions.is_empty());
-    let refused = carol.decrypt_group(alice.address(), &message.group_message, NOW);
+    let refused = carol.decrypt_group(alice.address(), &message.group_message, &members, NOW);
     assert!(matches!(refused, Err(Error::Group(_))));
-    let read = bob.decrypt_group(alice.address(), &message.group_message, NOW)?;
+    let read = bob.decrypt_group(alice.address(), &message.group_message, &members, NOW)?;
     assert_eq!(read.plaintext.as_slice(), b"Just us now.");
     println!(
         "carol cannot read the new chain ({}), bob can",
@@ -177,11 +183,18 @@ fn send_group<R: CryptoRng>(
 }
 
 /// Everything waiting for `device`: distributions are stored silently, texts returned.
-fn receive<R: CryptoRng>(server: &Server, device: &Dev, rng: &mut R) -> Result<Vec<String>> {
+/// `members` is the group's member list as the app keeps it (a real app finds the group
+/// by `hush::group_distribution_id` first); group messages from anyone else are refused.
+fn receive<R: CryptoRng>(
+    server: &Server,
+    device: &Dev,
+    members: &[&str],
+    rng: &mut R,
+) -> Result<Vec<String>> {
     let mut texts = Vec::new();
     for envelope in server.mailbox.fetch(device.address(), 100) {
         if envelope.message_type == GROUP_MESSAGE_TYPE {
-            let read = device.decrypt_group(&envelope.sender, &envelope.body, NOW)?;
+            let read = device.decrypt_group(&envelope.sender, &envelope.body, members, NOW)?;
             texts.push(String::from_utf8(read.plaintext.to_vec())?);
         } else {
             let received = device.decrypt(

@@ -2,6 +2,7 @@
 //! whole inside it.
 
 use hush_core::IdentityKey;
+use hush_group::DistributionId;
 
 use crate::Address;
 
@@ -84,6 +85,16 @@ pub enum Error {
     UntrustedDevice {
         /// The device.
         address: Address,
+    },
+
+    /// A group message came from a device whose user is not among the group's members
+    /// (never was, or was removed): it is refused, whatever chain it carries.
+    #[error("{address} is not a member of group {distribution_id}")]
+    NotGroupMember {
+        /// The sending device.
+        address: Address,
+        /// The group.
+        distribution_id: DistributionId,
     },
 
     /// Sending needs a session with `address`, and no prekey bundle for it was given:

@@ -110,6 +110,7 @@ pub use client::{
     CompanionLink, CompanionLinked, Content, Device, DeviceEntry, DistributionId, Envelope,
     GenerateRequest, GroupReceived, GroupSend, LinkHistory, LinkedDevice, PendingCompanion,
     PreKeyCounts, Received, ReceivedKind, RotationPolicy, SendPlan, backup, content,
+    group_distribution_id,
 };
 pub use error::{Error, Result};
 

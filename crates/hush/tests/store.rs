@@ -320,6 +320,25 @@ fn sender_keys_round_trip<S: Store>(store: &S) {
     let tracker = tx.sender_key_tracker(f.distribution_id).unwrap().unwrap();
     assert_eq!(tracker.encode(), f.tracker.encode());
     assert!(tx.sender_key_tracker(other).unwrap().is_none());
+
+    // Removal: only that sender's record for that distribution id; an uncommitted one
+    // leaves it in place; removing what is not there is harmless.
+    tx.put_sender_key(&me, other, &f.sender_key).unwrap();
+    tx.commit().unwrap();
+    let mut tx = store.transaction().unwrap();
+    tx.remove_sender_key(&me, f.distribution_id).unwrap();
+    assert!(tx.sender_key(&me, f.distribution_id).unwrap().is_none());
+    drop(tx);
+    let mut tx = store.transaction().unwrap();
+    assert!(tx.sender_key(&me, f.distribution_id).unwrap().is_some());
+    tx.remove_sender_key(&me, f.distribution_id).unwrap();
+    tx.remove_sender_key(&address("nobody", 1), f.distribution_id)
+        .unwrap();
+    tx.commit().unwrap();
+    let mut tx = store.transaction().unwrap();
+    assert!(tx.sender_key(&me, f.distribution_id).unwrap().is_none());
+    assert!(tx.sender_key(&me, other).unwrap().is_some());
+    assert!(tx.sender_key_tracker(f.distribution_id).unwrap().is_some());
 }
 
 fn device_lists_round_trip<S: Store>(store: &S) {

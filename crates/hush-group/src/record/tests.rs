@@ -368,10 +368,10 @@ fn record_decoder_refuses_bad_framing() {
         Error::Malformed("sender key record")
     );
     let mut other_format = good.clone();
-    other_format[0] = 2;
+    other_format[0] = 3;
     assert_eq!(
         SenderKeyRecord::decode(&other_format).unwrap_err(),
-        Error::UnknownVersion(2)
+        Error::UnknownVersion(3)
     );
     assert!(matches!(
         SenderKeyRecord::decode(&good[..good.len() - 1]),
@@ -386,4 +386,112 @@ fn record_decoder_refuses_bad_framing() {
     // A record with no state is valid (a receiver before any distribution message).
     let empty = SenderKeyRecord::new(id());
     assert!(SenderKeyRecord::decode(&empty.encode()).unwrap().is_empty());
+}
+
+fn identity(seed: u64) -> IdentityKey {
+    hush_core::IdentityKeyPair::generate(&mut test_rng(seed)).identity_key()
+}
+
+/// A chain bound to the device that distributed it: a thief who kept a replaced device's
+/// chain cannot post under the address the new device (another identity key) took.
+#[test]
+fn a_chain_decrypts_only_from_the_identity_that_distributed_it() {
+    let (old_laptop, new_laptop) = (identity(1), identity(2));
+    let mut rng = test_rng(3);
+    let mut thief = SenderKeyRecord::new(id());
+    let skdm = thief.create_distribution(&mut rng);
+    let mut receiver = SenderKeyRecord::new(id());
+    receiver
+        .process_distribution_from(&skdm, &old_laptop)
+        .unwrap();
+    let first = thief.encrypt(b"before", &mut rng).unwrap();
+    assert_eq!(
+        &*receiver.decrypt_from(&first, &old_laptop).unwrap(),
+        b"before"
+    );
+
+    // The address now belongs to the new laptop: the old chain is refused, unchanged.
+    let forged = thief.encrypt(b"pay me", &mut rng).unwrap();
+    let before = receiver.encode();
+    assert_eq!(
+        receiver.decrypt_from(&forged, &new_laptop).unwrap_err(),
+        Error::DistributorMismatch {
+            distribution_id: id(),
+            chain_id: skdm.chain_id(),
+        }
+    );
+    assert_eq!(*receiver.encode(), *before);
+
+    // The new laptop distributes its own chain: the old one is dropped with it, so even a
+    // message naming the old key finds nothing.
+    let mut laptop = SenderKeyRecord::new(id());
+    let new_skdm = laptop.create_distribution(&mut test_rng(4));
+    receiver
+        .process_distribution_from(&new_skdm, &new_laptop)
+        .unwrap();
+    assert_eq!(
+        receiver.chain_ids().collect::<Vec<_>>(),
+        [new_skdm.chain_id()]
+    );
+    assert!(matches!(
+        receiver.decrypt_from(&forged, &old_laptop),
+        Err(Error::NoSenderKeyState { .. })
+    ));
+    let genuine = laptop.encrypt(b"hi", &mut test_rng(5)).unwrap();
+    assert_eq!(
+        &*receiver.decrypt_from(&genuine, &new_laptop).unwrap(),
+        b"hi"
+    );
+
+    // The binding survives encoding.
+    let reloaded = SenderKeyRecord::decode(&receiver.encode()).unwrap();
+    assert_eq!(front(&reloaded).distributor, Some(new_laptop));
+}
+
+/// A chain stored without its distributor (libsignal's way, or format 1) is not trusted
+/// for a bound decrypt: the app asks for the distribution message again.
+#[test]
+fn an_unbound_chain_asks_for_a_resend() {
+    let (sender, mut receiver, _) = sender_and_receiver(21);
+    let message = message_at(&sender, 0, b"x");
+    let before = receiver.encode();
+    assert!(matches!(
+        receiver.decrypt_from(&message, &identity(22)),
+        Err(Error::NoSenderKeyState { .. })
+    ));
+    assert_eq!(*receiver.encode(), *before);
+    // Format 1 bytes still decode, unbound.
+    let mut old = record_bytes(&valid_wire_record());
+    old[0] = RECORD_FORMAT_V1;
+    let decoded = SenderKeyRecord::decode(&old).unwrap();
+    assert!(decoded.states.iter().all(|s| s.distributor.is_none()));
+    assert_eq!(*decoded.encode(), *record_bytes(&valid_wire_record()));
+}
+
+#[test]
+fn record_decoder_checks_distributors() {
+    let bound = |wire: &mut wire::RecordV1, which: usize| {
+        wire.states[which].distributor = identity(31).encode().to_vec();
+    };
+    let mut ok = valid_wire_record();
+    bound(&mut ok, 0);
+    let record = SenderKeyRecord::decode(&record_bytes(&ok)).unwrap();
+    assert_eq!(front(&record).distributor, Some(identity(31)));
+
+    let what = Error::Malformed("sender key record state");
+    let mut on_our_own = valid_wire_record();
+    bound(&mut on_our_own, 1);
+    assert_eq!(
+        SenderKeyRecord::decode(&record_bytes(&on_our_own)).unwrap_err(),
+        what
+    );
+    let mut bad_key = valid_wire_record();
+    bad_key.states[0].distributor = vec![0x05; 32];
+    assert_eq!(
+        SenderKeyRecord::decode(&record_bytes(&bad_key)).unwrap_err(),
+        what
+    );
+    let mut in_format_1 = record_bytes(&ok);
+    in_format_1[0] = RECORD_FORMAT_V1;
+    assert_eq!(SenderKeyRecord::decode(&in_format_1).unwrap_err(), what);
 }

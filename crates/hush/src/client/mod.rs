@@ -48,6 +48,7 @@ use crate::limits::MAX_USER_LEN;
 use crate::store::{DeviceListStore, IdentityStore, LocalAccount, Peer, Store, Transaction};
 
 pub use content::Content;
+pub use groups::group_distribution_id;
 pub use hush_device::DeviceEntry;
 pub use hush_group::DistributionId;
 pub use hush_prekey::{GenerateRequest, RotationPolicy};

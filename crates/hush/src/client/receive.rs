@@ -78,7 +78,7 @@ impl<S: Store> Device<S> {
                 let mut record = tx
                     .sender_key(from, distribution_id)?
                     .unwrap_or_else(|| SenderKeyRecord::new(distribution_id));
-                record.process_distribution(&message)?;
+                record.process_distribution_from(&message, &expected)?;
                 tx.put_sender_key(from, distribution_id, &record)?;
                 ReceivedKind::GroupDistribution { distribution_id }
             }

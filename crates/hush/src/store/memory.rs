@@ -417,6 +417,19 @@ impl SenderKeyStore for MemoryTransaction<'_> {
         Ok(())
     }
 
+    fn remove_sender_key(
+        &mut self,
+        sender: &Address,
+        distribution_id: DistributionId,
+    ) -> Result<()> {
+        let key = (
+            codec::device_key(sender),
+            codec::distribution_id(distribution_id),
+        );
+        self.staged.sender_keys.remove(key);
+        Ok(())
+    }
+
     fn sender_key_tracker(
         &mut self,
         distribution_id: DistributionId,

@@ -377,6 +377,18 @@ pub trait SenderKeyStore {
         record: &SenderKeyRecord,
     ) -> Result<()>;
 
+    /// Deletes the sender-key record of `sender` for `distribution_id`, if any (the sender
+    /// left the group: its chain must not decrypt anything more).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Store`] on a storage failure.
+    fn remove_sender_key(
+        &mut self,
+        sender: &Address,
+        distribution_id: DistributionId,
+    ) -> Result<()>;
+
     /// This device's membership bookkeeping for its own chain of `distribution_id`.
     ///
     /// # Errors

@@ -1606,6 +1606,22 @@ impl SenderKeyStore for SqliteTransaction<'_> {
         )
     }
 
+    fn remove_sender_key(
+        &mut self,
+        sender: &Address,
+        distribution_id: DistributionId,
+    ) -> Result<()> {
+        self.execute(
+            "remove sender key",
+            "DELETE FROM sender_keys WHERE name = ?1 AND device_id = ?2 AND distribution_id = ?3",
+            params![
+                sender.name(),
+                sender.device_id(),
+                codec::distribution_id(distribution_id)
+            ],
+        )
+    }
+
     fn sender_key_tracker(
         &mut self,
         distribution_id: DistributionId,

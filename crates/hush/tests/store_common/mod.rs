@@ -74,8 +74,12 @@ impl Fixtures {
         let mut sender_key = SenderKeyRecord::new(distribution_id);
         let _ = sender_key.create_distribution(&mut rng);
         let mut tracker = SenderKeyTracker::new(distribution_id);
-        tracker.add_device(address("bob", 1)).unwrap();
-        tracker.add_device(address("bob", 2)).unwrap();
+        tracker
+            .add_device(address("bob", 1), peer.identity_key())
+            .unwrap();
+        tracker
+            .add_device(address("bob", 2), peer.identity_key())
+            .unwrap();
         let base_key = KeyPair::generate(&mut rng).public_key();
         let short = initiated(&identity, &peer, AgreementMode::ClassicX3dh, 2, &mut rng);
         let other_short = initiated(&identity, &peer, AgreementMode::ClassicX3dh, 1, &mut rng);

@@ -16,7 +16,7 @@ use hush::store::{
     DeviceListStore, IdentityStore, MemoryStore, PreKeyStore, SenderKeyStore, SessionStore, Store,
 };
 use hush::{Address, Device, DeviceEntry, DistributionId, Envelope, GenerateRequest, ReceivedKind};
-use hush_core::IdentityKeyPair;
+use hush_core::{IdentityKey, IdentityKeyPair};
 use hush_prekey::{DeviceKeys, PreKeyUpload, UploadPolicy, validate_upload};
 use hush_test_support::test_rng;
 use rand_chacha::ChaCha20Rng;
@@ -37,6 +37,7 @@ pub(crate) struct Server {
     pub(crate) keys: BTreeMap<Address, DeviceKeys>,
     pub(crate) one_time_ids: BTreeMap<Address, Vec<u32>>,
     pub(crate) kem_ids: BTreeMap<Address, Vec<u32>>,
+    identities: BTreeMap<Address, IdentityKey>,
 }
 
 impl Server {
@@ -44,6 +45,13 @@ impl Server {
         let address = device.address().clone();
         let policy = UploadPolicy::default();
         let validated = validate_upload(&device.identity_key(), upload, &policy, NOW, rng).unwrap();
+        // A device registering again under its address with another identity key (a
+        // replaced device) starts over, as a server's re-registration does.
+        if self.identities.get(&address) != Some(&device.identity_key()) {
+            self.keys.remove(&address);
+            self.identities
+                .insert(address.clone(), device.identity_key());
+        }
         let keys = self.keys.entry(address.clone()).or_insert_with(|| {
             DeviceKeys::new(
                 device.registration_id(),
