@@ -35,6 +35,11 @@ pub enum Error {
         /// How far ahead it is.
         jump: u32,
     },
+    /// The chain reached index 2^32 - 1 and cannot step further: a sender cannot encrypt
+    /// there (the peer's next DH ratchet step starts a new chain), a receiver cannot
+    /// decrypt a message numbered 2^32 - 1. Nothing changed.
+    #[error("chain exhausted")]
+    ChainExhausted,
     /// The message did not authenticate or decrypt. Deliberately says no more.
     #[error("decryption failed")]
     DecryptionFailed,

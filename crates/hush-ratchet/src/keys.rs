@@ -7,7 +7,7 @@ use hush_core::kdf::{HmacSha256Key, hkdf_sha256};
 use hush_core::{PrivateKey, PublicKey};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// HKDF label of a DH ratchet step.
 const RATCHET_INFO: &[u8] = b"WhisperRatchet";
@@ -79,7 +79,11 @@ impl ChainKey {
 
     /// The message key seed at this index and the next chain key, from one keyed HMAC
     /// state (keying once saves two SHA-256 compressions per step).
-    pub(crate) fn step(&self) -> (MessageKeySeed, Self) {
+    ///
+    /// Refuses the last index (2^32 - 1): its successor cannot be numbered, and wrapping
+    /// to 0 would make counters repeat.
+    pub(crate) fn step(&self) -> Result<(MessageKeySeed, Self)> {
+        let next_index = self.index.checked_add(1).ok_or(Error::ChainExhausted)?;
         let mac = HmacSha256Key::new(&self.key);
         let seed = MessageKeySeed {
             seed: *mac.mac(&MESSAGE_KEY_SEED),
@@ -87,18 +91,21 @@ impl ChainKey {
         };
         let next = Self {
             key: *mac.mac(&CHAIN_KEY_SEED),
-            index: self.index.wrapping_add(1),
+            index: next_index,
         };
-        (seed, next)
+        Ok((seed, next))
     }
 
     /// The next chain key only (for skipping past keys that will not be kept).
-    pub(crate) fn next(&self) -> Self {
+    ///
+    /// Refuses the last index, as [`ChainKey::step`] does.
+    pub(crate) fn next(&self) -> Result<Self> {
+        let next_index = self.index.checked_add(1).ok_or(Error::ChainExhausted)?;
         let mac = HmacSha256Key::new(&self.key);
-        Self {
+        Ok(Self {
             key: *mac.mac(&CHAIN_KEY_SEED),
-            index: self.index.wrapping_add(1),
-        }
+            index: next_index,
+        })
     }
 }
 
@@ -174,3 +181,4 @@ impl fmt::Debug for MessageKeys {
         f.debug_struct("MessageKeys").finish_non_exhaustive()
     }
 }
+

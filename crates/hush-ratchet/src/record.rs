@@ -249,7 +249,9 @@ impl SessionRecord {
     ///
     /// [`Error::NoSession`]; [`Error::SessionExpired`] for a session unanswered for
     /// longer than [`MAX_UNACKNOWLEDGED_SESSION_AGE`]; [`Error::UntrustedIdentity`] /
-    /// [`Error::IdentityChanged`] from `trust`. Nothing changes on error.
+    /// [`Error::IdentityChanged`] from `trust`; [`Error::ChainExhausted`] when the sending
+    /// chain stands at index 2^32 - 1 (it moves on when the peer's next message brings a
+    /// new ratchet key). Nothing changes on error.
     pub fn encrypt(
         &mut self,
         plaintext: &[u8],
@@ -274,8 +276,9 @@ impl SessionRecord {
     /// # Errors
     ///
     /// [`Error::DuplicateMessage`] (reported as soon as a session recognises it),
-    /// [`Error::TooFarAhead`], [`Error::NoSession`], [`Error::DecryptionFailed`],
-    /// [`Error::UntrustedIdentity`] / [`Error::IdentityChanged`].
+    /// [`Error::TooFarAhead`], [`Error::ChainExhausted`] (a message numbered 2^32 - 1),
+    /// [`Error::NoSession`], [`Error::DecryptionFailed`], [`Error::UntrustedIdentity`] /
+    /// [`Error::IdentityChanged`].
     pub fn decrypt<R: CryptoRng + ?Sized>(
         &mut self,
         message: &SignalMessage,
@@ -300,7 +303,9 @@ impl SessionRecord {
                     return Ok(plaintext);
                 }
                 Err(error @ Error::DuplicateMessage { .. }) => return Err(error),
-                Err(error @ Error::TooFarAhead { .. }) => last_error = error,
+                Err(error @ (Error::TooFarAhead { .. } | Error::ChainExhausted)) => {
+                    last_error = error;
+                }
                 Err(_) => {}
             }
         }

@@ -76,7 +76,7 @@ pub(crate) enum Update {
 impl SessionState {
     /// Encrypts one message and moves the sending chain on.
     pub(crate) fn encrypt(&mut self, plaintext: &[u8]) -> Result<CiphertextMessage> {
-        let (seed, next) = self.sender_chain.step();
+        let (seed, next) = self.sender_chain.step()?;
         let keys = seed.derive()?;
         let body = aes256_cbc_encrypt(&keys.cipher_key, &keys.iv, plaintext);
         let message = SignalMessage::new(
@@ -253,14 +253,14 @@ fn advance(
     let mut current = chain.clone();
     while current.index() < counter {
         if current.index() >= keep_from {
-            let (seed, next) = current.step();
+            let (seed, next) = current.step()?;
             skipped.push(seed);
             current = next;
         } else {
-            current = current.next();
+            current = current.next()?;
         }
     }
-    let (seed, next) = current.step();
+    let (seed, next) = current.step()?;
     Ok((seed, next, skipped))
 }
 
