@@ -7,7 +7,14 @@
 //! - the private keys: `PreKeyRecordSet` v1, written next to the upload as
 //!   `<output>.private` unless `--private-keys` names another file (mode 0600 on Unix);
 //! - the identity: libsignal's `IdentityKeyPair` protobuf, read from `--identity FILE`,
-//!   or made fresh and written as `<output>.identity` (never over an existing file).
+//!   or made fresh and written as `<output>.identity`.
+//!
+//! `generate` never replaces a file and never leaves a partial set: every output is
+//! checked before anything is generated (exit 2 if one exists or two name the same
+//! file), each is written to a temporary file beside it and synced, and only then are
+//! they renamed into place, without replacing anything (private keys and identity first,
+//! the upload last, so an upload on disk always has its private keys). If a rename fails
+//! (a file appeared meanwhile), the outputs already renamed are removed again.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -115,18 +122,83 @@ fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Writes `bytes` to a new file (never over an existing one), readable only by the owner
-/// on Unix.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+/// One output of `generate`: where it goes, what it holds, and whether only the owner
+/// may read it.
+struct Output<'a> {
+    path: PathBuf,
+    bytes: &'a [u8],
+    private: bool,
+}
+
+/// Refuses (exit 2) if two outputs name the same file or one already exists; nothing has
+/// been written yet.
+fn check_outputs(paths: &[&Path]) -> Result<(), String> {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        let absolute = std::path::absolute(path)
+            .map_err(|e| format!("cannot resolve {}: {e}", path.display()))?;
+        if seen.contains(&absolute) {
+            return Err(format!("{} is named twice as an output", path.display()));
+        }
+        seen.push(absolute);
+        // symlink_metadata: a dangling symbolic link is a file we would replace too.
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(format!(
+                "{} exists; prekeys generate never replaces a file (move it away or choose \
+                 another name)",
+                path.display()
+            ));
+        }
     }
-    options.open(path)?.write_all(bytes)
+    Ok(())
+}
+
+/// Writes every output to a temporary file in its directory and syncs it, then renames
+/// them into place in order without replacing anything. On failure nothing of this run
+/// is left behind: temporaries are deleted on drop, and outputs already renamed are
+/// removed.
+fn write_all_or_nothing(outputs: &[Output<'_>]) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut staged = Vec::with_capacity(outputs.len());
+    for output in outputs {
+        let dir = match output.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".hush-prekeys-");
+        #[cfg(unix)]
+        if !output.private {
+            // Public data: the mode `std::fs::write` would give (0666 less the umask).
+            use std::os::unix::fs::PermissionsExt as _;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        // Without an explicit mode tempfile creates 0600: right for the private outputs.
+        let mut file = builder
+            .tempfile_in(&dir)
+            .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+        file.write_all(output.bytes)
+            .and_then(|()| file.as_file().sync_all())
+            .map_err(|e| format!("cannot write {}: {e}", output.path.display()))?;
+        staged.push((file, &output.path));
+    }
+    let mut placed: Vec<&Path> = Vec::with_capacity(staged.len());
+    for (file, path) in staged {
+        if let Err(e) = file.persist_noclobber(path) {
+            for done in placed {
+                let _ = std::fs::remove_file(done);
+            }
+            return Err(format!("cannot write {}: {}", path.display(), e.error));
+        }
+        placed.push(path);
+    }
+    // Make the renames durable (best effort: not every platform can sync a directory).
+    for path in placed {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+    }
+    Ok(())
 }
 
 /// `hush prekeys generate`.
@@ -142,6 +214,18 @@ pub(crate) fn generate(
         eprintln!("hush: at most {MAX_RECORDS_PER_KIND} keys of a kind per batch");
         return ExitCode::from(2);
     }
+    let private_path =
+        private_keys.map_or_else(|| with_suffix(output, ".private"), Path::to_path_buf);
+    let identity_output = identity_path
+        .is_none()
+        .then(|| with_suffix(output, ".identity"));
+    let mut paths = vec![output, private_path.as_path()];
+    paths.extend(identity_output.as_deref());
+    if let Err(message) = check_outputs(&paths) {
+        eprintln!("hush: {message}");
+        return ExitCode::from(2);
+    }
+
     let mut rng = os_rng();
     let identity = match identity_path {
         Some(path) => match read_bounded(path, MAX_IDENTITY_FILE) {
@@ -157,16 +241,7 @@ pub(crate) fn generate(
                 return ExitCode::from(2);
             }
         },
-        None => {
-            let identity = IdentityKeyPair::generate(&mut rng);
-            let path = with_suffix(output, ".identity");
-            if let Err(e) = write_private(&path, &identity.encode()) {
-                eprintln!("hush: cannot write {}: {e}", path.display());
-                return ExitCode::from(1);
-            }
-            println!("wrote new identity to {}", path.display());
-            identity
-        }
+        None => IdentityKeyPair::generate(&mut rng),
     };
 
     let mut request = GenerateRequest::default();
@@ -189,15 +264,32 @@ pub(crate) fn generate(
     };
     let upload = upload_for(&identity, &records);
     let upload_bytes = upload.encode();
-    if let Err(e) = std::fs::write(output, &upload_bytes) {
-        eprintln!("hush: cannot write {}: {e}", output.display());
+    let records_bytes = records.encode();
+    let identity_bytes = identity.encode();
+    // The upload last: whatever happens, an upload on disk has its private keys.
+    let mut outputs = vec![Output {
+        path: private_path.clone(),
+        bytes: &records_bytes,
+        private: true,
+    }];
+    if let Some(path) = &identity_output {
+        outputs.push(Output {
+            path: path.clone(),
+            bytes: &identity_bytes,
+            private: true,
+        });
+    }
+    outputs.push(Output {
+        path: output.to_path_buf(),
+        bytes: &upload_bytes,
+        private: false,
+    });
+    if let Err(message) = write_all_or_nothing(&outputs) {
+        eprintln!("hush: {message}");
         return ExitCode::from(1);
     }
-    let private_path =
-        private_keys.map_or_else(|| with_suffix(output, ".private"), Path::to_path_buf);
-    if let Err(e) = write_private(&private_path, &records.encode()) {
-        eprintln!("hush: cannot write {}: {e}", private_path.display());
-        return ExitCode::from(1);
+    if let Some(path) = &identity_output {
+        println!("wrote new identity to {}", path.display());
     }
     println!(
         "wrote upload to {} ({} bytes)",
