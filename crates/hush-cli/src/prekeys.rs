@@ -11,10 +11,12 @@
 //!
 //! `generate` never replaces a file and never leaves a partial set: every output is
 //! checked before anything is generated (exit 2 if one exists or two name the same
-//! file), each is written to a temporary file beside it and synced, and only then are
-//! they renamed into place, without replacing anything (private keys and identity first,
-//! the upload last, so an upload on disk always has its private keys). If a rename fails
-//! (a file appeared meanwhile), the outputs already renamed are removed again.
+//! file), each is written to a staging file beside it and synced (unnamed where the
+//! filesystem allows it, so a killed run leaves no private key behind; see
+//! [`crate::staging`]), and only then are they named, without replacing anything (private
+//! keys and identity first, the upload last, so an upload on disk always has its private
+//! keys). If naming one fails (a file appeared meanwhile), the outputs already named are
+//! removed again.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -25,6 +27,8 @@ use clap::Subcommand;
 use hush_core::rng::os_rng;
 use hush_core::{IdentityKey, IdentityKeyPair};
 use hush_prekey::limits::MAX_RECORDS_PER_KIND;
+
+use crate::staging::{Access, Staged, remove_stale_partials};
 use hush_prekey::{
     GenerateRequest, PreKeyIdAllocator, UploadError, UploadPolicy, generate_prekeys, upload_for,
     validate_upload,
@@ -153,10 +157,10 @@ fn check_outputs(paths: &[&Path]) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes every output to a temporary file in its directory and syncs it, then renames
-/// them into place in order without replacing anything. On failure nothing of this run
-/// is left behind: temporaries are deleted on drop, and outputs already renamed are
-/// removed.
+/// Writes every output to a staging file in its directory (unnamed where the filesystem
+/// allows it, see [`crate::staging`]), then names them in order without replacing
+/// anything. On failure nothing of this run is left behind: staging files are dropped,
+/// and outputs already named are removed.
 fn write_all_or_nothing(outputs: &[Output<'_>]) -> Result<(), String> {
     use std::io::Write as _;
     let mut staged = Vec::with_capacity(outputs.len());
@@ -165,38 +169,33 @@ fn write_all_or_nothing(outputs: &[Output<'_>]) -> Result<(), String> {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".hush-prekeys-");
-        #[cfg(unix)]
-        if !output.private {
-            // Public data: the mode `std::fs::write` would give (0666 less the umask).
-            use std::os::unix::fs::PermissionsExt as _;
-            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        for stale in remove_stale_partials(&dir) {
+            eprintln!(
+                "hush: removed {}, a partial file left by a hush run that was killed",
+                stale.display()
+            );
         }
-        // Without an explicit mode tempfile creates 0600: right for the private outputs.
-        let mut file = builder
-            .tempfile_in(&dir)
+        let access = if output.private {
+            Access::Owner
+        } else {
+            Access::Everyone
+        };
+        let file = Staged::new(&dir, access)
             .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
-        file.write_all(output.bytes)
-            .and_then(|()| file.as_file().sync_all())
+        file.file()
+            .write_all(output.bytes)
             .map_err(|e| format!("cannot write {}: {e}", output.path.display()))?;
         staged.push((file, &output.path));
     }
     let mut placed: Vec<&Path> = Vec::with_capacity(staged.len());
     for (file, path) in staged {
-        if let Err(e) = file.persist_noclobber(path) {
+        if let Err(e) = file.commit(path, false) {
             for done in placed {
                 let _ = std::fs::remove_file(done);
             }
-            return Err(format!("cannot write {}: {}", path.display(), e.error));
+            return Err(format!("cannot write {}: {e}", path.display()));
         }
         placed.push(path);
-    }
-    // Make the renames durable (best effort: not every platform can sync a directory).
-    for path in placed {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
-        }
     }
     Ok(())
 }
