@@ -70,8 +70,8 @@ pub fn hkdf_sha256_parts(salt: &[u8], ikm: &[u8], info: &[&[u8]], okm: &mut [u8]
     let mut previous: Option<Zeroizing<[u8; MAC_LENGTH]>> = None;
     for (index, block) in okm.chunks_mut(MAC_LENGTH).enumerate() {
         // At most 255 blocks, checked above.
-        let counter = u8::try_from(index.saturating_add(1))
-            .map_err(|_| Error::KdfOutputLength(okm_len))?;
+        let counter =
+            u8::try_from(index.saturating_add(1)).map_err(|_| Error::KdfOutputLength(okm_len))?;
         let mut state = expander.state.clone();
         if let Some(previous) = &previous {
             state.update(previous.as_slice());
@@ -81,7 +81,9 @@ pub fn hkdf_sha256_parts(salt: &[u8], ikm: &[u8], info: &[&[u8]], okm: &mut [u8]
         }
         state.update(&[counter]);
         let t = finish(state);
-        let take = t.get(..block.len()).ok_or(Error::KdfOutputLength(okm_len))?;
+        let take = t
+            .get(..block.len())
+            .ok_or(Error::KdfOutputLength(okm_len))?;
         block.copy_from_slice(take);
         previous = Some(t);
     }
