@@ -29,7 +29,9 @@ pub enum Error {
         /// The message's counter.
         counter: u32,
     },
-    /// The message is more than [`crate::limits::MAX_FORWARD_JUMP`] ahead of its chain.
+    /// The message is more than [`crate::limits::MAX_FORWARD_JUMP`] ahead of its chain,
+    /// or further ahead than what the sessions tried before it left of one decryption's
+    /// [`crate::limits::MAX_TOTAL_FORWARD_JUMP`].
     #[error("message is {jump} steps ahead of its chain")]
     TooFarAhead {
         /// How far ahead it is.

@@ -38,6 +38,7 @@ impl RootKey {
         theirs: &PublicKey,
         ours: &PrivateKey,
     ) -> Result<(Self, ChainKey)> {
+        count_key_agreement();
         let shared = ours.agree(theirs)?;
         let mut okm = Zeroizing::new([0u8; 64]);
         hkdf_sha256(&self.0, shared.as_bytes(), RATCHET_INFO, okm.as_mut())?;
@@ -84,6 +85,7 @@ impl ChainKey {
     /// to 0 would make counters repeat.
     pub(crate) fn step(&self) -> Result<(MessageKeySeed, Self)> {
         let next_index = self.index.checked_add(1).ok_or(Error::ChainExhausted)?;
+        count_chain_step();
         let mac = HmacSha256Key::new(&self.key);
         let seed = MessageKeySeed {
             seed: *mac.mac(&MESSAGE_KEY_SEED),
@@ -101,6 +103,7 @@ impl ChainKey {
     /// Refuses the last index, as [`ChainKey::step`] does.
     pub(crate) fn next(&self) -> Result<Self> {
         let next_index = self.index.checked_add(1).ok_or(Error::ChainExhausted)?;
+        count_chain_step();
         let mac = HmacSha256Key::new(&self.key);
         Ok(Self {
             key: *mac.mac(&CHAIN_KEY_SEED),
@@ -182,3 +185,48 @@ impl fmt::Debug for MessageKeys {
     }
 }
 
+#[cfg(test)]
+fn count_chain_step() {
+    work::chain_step();
+}
+
+#[cfg(not(test))]
+const fn count_chain_step() {}
+
+#[cfg(test)]
+fn count_key_agreement() {
+    work::key_agreement();
+}
+
+#[cfg(not(test))]
+const fn count_key_agreement() {}
+
+/// Work counters for the tests that bound what one decryption may cost (issue 16, item
+/// 12): how many chain steps and key agreements this thread has run. Test builds only;
+/// in other builds the counting functions are empty.
+#[cfg(test)]
+pub(crate) mod work {
+    use std::cell::Cell;
+
+    std::thread_local! {
+        static CHAIN_STEPS: Cell<u64> = const { Cell::new(0) };
+        static KEY_AGREEMENTS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    pub(crate) fn chain_step() {
+        CHAIN_STEPS.with(|c| c.set(c.get().saturating_add(1)));
+    }
+
+    pub(crate) fn key_agreement() {
+        KEY_AGREEMENTS.with(|c| c.set(c.get().saturating_add(1)));
+    }
+
+    /// Chain steps and key agreements counted on this thread since the last call, and
+    /// resets both.
+    pub(crate) fn take() -> (u64, u64) {
+        (
+            CHAIN_STEPS.with(|c| c.replace(0)),
+            KEY_AGREEMENTS.with(|c| c.replace(0)),
+        )
+    }
+}

@@ -11,7 +11,8 @@ const SENDER_CHAIN_INDEX: usize = 1 + 4 + 4 + 33 * 3 + 32 + 4 + 32 + 33 + 32;
 /// A `SignalMessage` as it travels: the version byte (`version` in both nibbles, as
 /// libsignal writes it), the protobuf with the ratchet key (33 bytes), counter, previous
 /// counter and ciphertext, then an 8-byte MAC. Nothing in it needs a key: it is what a
-/// forger sends. With a 16-byte ciphertext it is 68 bytes long (for small counters).
+/// forger sends. With a 16-byte ciphertext, counter 25 000 and previous counter 0 it is
+/// 68 bytes long.
 #[must_use]
 pub fn signal_message(
     version: u8,
@@ -94,7 +95,9 @@ pub fn with_receiver_chain_index(
                 .copy_from_slice(&index.to_be_bytes());
             return Some(out);
         }
-        at = skipped_at.checked_add(2)?.checked_add(skipped.checked_mul(36)?)?;
+        at = skipped_at
+            .checked_add(2)?
+            .checked_add(skipped.checked_mul(36)?)?;
     }
     None
 }
