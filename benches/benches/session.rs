@@ -24,6 +24,13 @@
 //!   sender work; responder: 4 X25519, Kyber1024 decapsulation, HKDF to 96 bytes, and the
 //!   (b) receiver work.
 //!
+//! A fourth group, (d), measures what a *forged* message costs its receiver at worst
+//! (issue 16, item 12): a record with the current session and the 40 archived ones
+//! allowed, and messages with a 16-byte body and a MAC of zeros whose counter is 25 000
+//! (the largest forward jump; 68 bytes on the wire) or 3 (66 bytes), with a ratchet key
+//! that no session knows or that every session knows. Each is rejected without changing the record, so the same
+//! record serves every iteration.
+//!
 //! Results and their ratios are in `docs/PERFORMANCE.md` (section "Sessions").
 //!
 //! ```text
@@ -451,6 +458,69 @@ fn session_setup(c: &mut Criterion) {
 }
 
 /// Pieces of the operations above, to see where time over the floor goes.
+/// The current session and [`hush_ratchet::limits::MAX_ARCHIVED_SESSIONS`] archived
+/// ones, all started from Bob's one bundle (so all know his signed prekey as a ratchet
+/// key), and that signed prekey.
+fn full_record() -> (SessionRecord, hush_core::PublicKey) {
+    let bob = Bob::new();
+    let alice = alice_identity();
+    let mut rng = test_rng(12);
+    let mut record = SessionRecord::new();
+    for _ in 0..=hush_ratchet::limits::MAX_ARCHIVED_SESSIONS {
+        let local = LocalIdentity {
+            identity: &alice,
+            registration_id: 1,
+        };
+        record
+            .initiate(
+                local,
+                &bob.bundle,
+                AgreementMode::Pqxdh,
+                &TrustAll,
+                now(),
+                &mut rng,
+            )
+            .unwrap();
+    }
+    (record, bob.signed.public_key())
+}
+
+fn forged_message(c: &mut Criterion) {
+    use hush_ratchet::limits::MAX_FORWARD_JUMP;
+    use hush_test_support::ratchet::signal_message;
+
+    let (mut record, known) = full_record();
+    let unknown = KeyPair::generate(&mut test_rng(99)).public_key();
+    let forged = |key: &hush_core::PublicKey, counter: u32| {
+        let bytes = signal_message(4, &key.encode(), counter, 0, &[0; 16], [0; 8]);
+        SignalMessage::decode(&bytes).unwrap()
+    };
+    let cases = [
+        (
+            "unknown ratchet key, counter 25 000",
+            forged(&unknown, MAX_FORWARD_JUMP),
+        ),
+        (
+            "ratchet key every session knows, counter 25 000",
+            forged(&known, MAX_FORWARD_JUMP),
+        ),
+        ("unknown ratchet key, counter 3", forged(&unknown, 3)),
+    ];
+    let mut group = c.benchmark_group("session (d) forged message, 41 sessions");
+    group.sample_size(10);
+    let mut rng = test_rng(0);
+    for (name, message) in &cases {
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                record
+                    .decrypt(black_box(message), &TrustAll, &mut rng)
+                    .unwrap_err()
+            })
+        });
+    }
+    group.finish();
+}
+
 fn probes(c: &mut Criterion) {
     let (alice, bob) = established();
     let mut group = c.benchmark_group("session probes");
@@ -550,6 +620,7 @@ criterion_group!(
     established_session,
     ratchet_step,
     session_setup,
+    forged_message,
     probes
 );
 criterion_main!(benches);

@@ -52,10 +52,10 @@ TAG_LEN = 16
 # Password-wrapped keys
 WRAP_VERSION = 1
 WRAP_LEN = 77
-MIN_MEMORY, MAX_MEMORY = 7 * 1024, 1024 * 1024
+MIN_MEMORY, MAX_MEMORY = 7 * 1024, 256 * 1024
 MIN_ITERATIONS, MAX_ITERATIONS = 1, 100
 MIN_LANES, MAX_LANES = 1, 16
-MIN_WORK = 7 * 1024 * 5
+MIN_WORK, MAX_WORK = 7 * 1024 * 5, 512 * 1024
 
 # The fields a case uses to name its expected error.
 ERROR_FIELDS = ("error", "index", "chunks_read", "version", "what", "position", "found")
@@ -191,7 +191,7 @@ def decode_wrap(data):
         return failure("InvalidParameters", what="argon2 iterations")
     if not MIN_LANES <= lanes <= MAX_LANES:
         return failure("InvalidParameters", what="argon2 parallelism")
-    if memory * iterations < MIN_WORK:
+    if not MIN_WORK <= memory * iterations <= MAX_WORK:
         return failure("InvalidParameters", what="argon2 work (memory x iterations)")
     if memory < 8 * lanes:
         return failure("InvalidParameters", what="argon2 memory per lane")

@@ -23,8 +23,8 @@ use crate::error::{Error, Result};
 use crate::key::{BACKUP_KEY_LENGTH, BackupKey};
 use crate::limits::{
     DEFAULT_ARGON2_ITERATIONS, DEFAULT_ARGON2_MEMORY_KIB, DEFAULT_ARGON2_PARALLELISM,
-    MAX_ARGON2_ITERATIONS, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM, MIN_ARGON2_ITERATIONS,
-    MIN_ARGON2_MEMORY_KIB, MIN_ARGON2_PARALLELISM, MIN_ARGON2_WORK,
+    MAX_ARGON2_ITERATIONS, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM, MAX_ARGON2_WORK,
+    MIN_ARGON2_ITERATIONS, MIN_ARGON2_MEMORY_KIB, MIN_ARGON2_PARALLELISM, MIN_ARGON2_WORK,
 };
 
 /// The only password-wrap format version.
@@ -70,8 +70,9 @@ impl Argon2Params {
     /// # Errors
     ///
     /// [`Error::InvalidParameters`] naming the first parameter out of bounds: memory
-    /// outside 7 MiB..=1 GiB, iterations outside 1..=100, parallelism outside 1..=16,
-    /// memory x iterations below [`MIN_ARGON2_WORK`], or memory below 8 KiB per lane
+    /// outside 7 MiB..=256 MiB, iterations outside 1..=100, parallelism outside 1..=16,
+    /// memory x iterations outside [`MIN_ARGON2_WORK`]..=[`MAX_ARGON2_WORK`] (512 MiB x
+    /// passes, what a phone can afford per attempt), or memory below 8 KiB per lane
     /// (Argon2's own floor).
     pub fn validate(&self) -> Result<()> {
         let Self {
@@ -88,7 +89,8 @@ impl Argon2Params {
         if !(MIN_ARGON2_PARALLELISM..=MAX_ARGON2_PARALLELISM).contains(&parallelism) {
             return Err(Error::InvalidParameters("argon2 parallelism"));
         }
-        if u64::from(memory_kib) * u64::from(iterations) < MIN_ARGON2_WORK {
+        let work = u64::from(memory_kib) * u64::from(iterations);
+        if !(MIN_ARGON2_WORK..=MAX_ARGON2_WORK).contains(&work) {
             return Err(Error::InvalidParameters(
                 "argon2 work (memory x iterations)",
             ));

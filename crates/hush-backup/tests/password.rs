@@ -11,7 +11,8 @@
 )]
 
 use hush_backup::limits::{
-    MAX_ARGON2_ITERATIONS, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM, MIN_ARGON2_MEMORY_KIB,
+    MAX_ARGON2_ITERATIONS, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM, MAX_ARGON2_WORK,
+    MIN_ARGON2_MEMORY_KIB,
 };
 use hush_backup::password::PASSWORD_WRAPPED_KEY_LENGTH;
 use hush_backup::{Argon2Params, BackupKey, Error, PasswordWrappedKey};
@@ -203,8 +204,60 @@ fn hostile_params_are_rejected_before_hashing() {
         );
         assert!(PasswordWrappedKey::decode(&with_params(memory, iterations, 1)).is_ok());
     }
-    // The extremes.
-    assert!(PasswordWrappedKey::decode(&with_params(MAX_ARGON2_MEMORY_KIB, 100, 16)).is_ok());
+    // The extremes the bounds allow: the most memory at the most work, the most lanes.
+    let most_passes = u32::try_from(MAX_ARGON2_WORK / u64::from(MAX_ARGON2_MEMORY_KIB)).unwrap();
+    assert!(
+        PasswordWrappedKey::decode(&with_params(MAX_ARGON2_MEMORY_KIB, most_passes, 16)).is_ok()
+    );
+}
+
+/// Issue 16, item 16: what a wrapped-key file may ask of the device that unwraps it is
+/// capped at what a phone can afford per attempt, 256 MiB and 512 MiB x passes, and
+/// refused at decoding, before any Argon2 work. The issue's file (1 GiB, 100 passes, 16
+/// lanes) and ones within each old per-field bound but far over the work cap are refused;
+/// RFC 9106's memory-constrained recommendation and the cap itself are not.
+#[test]
+fn params_over_what_a_phone_can_afford_are_refused_before_hashing() {
+    assert_eq!(MAX_ARGON2_MEMORY_KIB, 256 * 1024);
+    assert_eq!(MAX_ARGON2_WORK, 512 * 1024);
+    let work = "argon2 work (memory x iterations)";
+    let cases = [
+        (1024 * 1024, 100, 16, "argon2 memory"),
+        (256 * 1024 + 1, 1, 1, "argon2 memory"),
+        (256 * 1024, 100, 1, work),
+        (256 * 1024, 3, 4, work),
+        (7 * 1024, 100, 1, work),
+        (64 * 1024, 9, 1, work),
+    ];
+    for (memory, iterations, parallelism, what) in cases {
+        assert_eq!(
+            PasswordWrappedKey::decode(&with_params(memory, iterations, parallelism)),
+            Err(Error::InvalidParameters(what)),
+            "{memory} KiB x {iterations} x {parallelism} lanes"
+        );
+        let params = Argon2Params {
+            memory_kib: memory,
+            iterations,
+            parallelism,
+        };
+        let mut rng = ReplayRng::new(Vec::new());
+        assert_eq!(
+            PasswordWrappedKey::wrap(&key(), b"pw", params, &mut rng),
+            Err(Error::InvalidParameters(what))
+        );
+        assert!(!rng.overrun(), "no randomness drawn");
+    }
+    for (memory, iterations, parallelism) in [
+        (256 * 1024, 2, 4),
+        (512 * 1024 / 7, 7, 1),
+        (64 * 1024, 3, 4),
+        (19 * 1024, 2, 1),
+    ] {
+        assert!(
+            PasswordWrappedKey::decode(&with_params(memory, iterations, parallelism)).is_ok(),
+            "{memory} KiB x {iterations} x {parallelism} lanes"
+        );
+    }
 }
 
 #[test]

@@ -945,3 +945,54 @@ fn write_fuzz_seeds() {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
 }
+
+/// Issue 16, item 16: a hostile (or compromised) vault chooses the Argon2id parameters a
+/// client runs at login. Parameters over what a phone can afford per attempt (256 MiB of
+/// memory, 512 MiB x passes of work) are refused when the credential response is decoded
+/// and by `finish`, before the client does any Argon2 work; the issue's 1 GiB x 100
+/// passes x 16 lanes among them.
+#[test]
+fn a_vault_cannot_make_the_client_stretch_beyond_what_a_phone_can_afford() {
+    let mut rng = test_rng(16);
+    // Each login_start counts as an attempt until finished; leave room for the cases.
+    let vault = vault_with_limit(10, &mut rng);
+    let key = BackupKey::generate(&mut rng);
+    register(&vault, USER, PASSWORD, &key, &mut rng);
+    let cases = [
+        (1024 * 1024, 100, 16, "memory"),
+        (256 * 1024, 100, 1, "work (memory x iterations)"),
+        (64 * 1024, 9, 1, "work (memory x iterations)"),
+        (8, 101, 1, "iterations"),
+    ];
+    for (memory, iterations, parallelism, what) in cases {
+        let (login, request) = VaultClient::login(PASSWORD, &mut rng).unwrap();
+        let (_state, response) = vault.login_start(USER, &request, &mut rng).unwrap();
+        // Bytes 2..14 are the record's Argon2id parameters (three u32 BE).
+        let mut hostile = response.clone();
+        hostile[2..6].copy_from_slice(&u32::to_be_bytes(memory));
+        hostile[6..10].copy_from_slice(&u32::to_be_bytes(iterations));
+        hostile[10..14].copy_from_slice(&u32::to_be_bytes(parallelism));
+        assert_eq!(
+            CredentialResponse::decode(&hostile).err(),
+            Some(VaultError::KsfParams(what)),
+            "{memory} KiB x {iterations} x {parallelism} lanes"
+        );
+        assert_eq!(
+            login.finish(&hostile).err(),
+            Some(VaultError::KsfParams(what))
+        );
+    }
+    // The cap itself is accepted, as are RFC 9106's memory-constrained recommendation
+    // and the default.
+    for params in [
+        KsfParams::new(256 * 1024, 2, 4),
+        KsfParams::new(64 * 1024, 3, 4),
+    ] {
+        assert!(params.is_ok());
+    }
+    assert!(KsfParams::new(256 * 1024 + 1, 1, 1).is_err());
+    assert_eq!(
+        KsfParams::new(256 * 1024, 3, 1),
+        Err(VaultError::KsfParams("work (memory x iterations)"))
+    );
+}

@@ -4,9 +4,14 @@
 //! - The key is given as its 64-character recovery code, with `--key CODE` or, to keep it
 //!   out of the process list and shell history, `--key-file FILE` (the code on the
 //!   file's first line).
-//! - Output goes to a temporary file beside `OUT`, renamed over `OUT` only when the whole
-//!   stream has been written (encrypt) or authenticated (decrypt). A failed restore leaves
-//!   no plaintext behind, not even the chunks that did authenticate before the failure.
+//! - Output grows in a staging file in `OUT`'s directory and gets the name `OUT` only when
+//!   the whole stream has been written (encrypt) or authenticated (decrypt); see
+//!   [`crate::staging`]. On Linux, where `OUT`'s filesystem has `O_TMPFILE`, the staging
+//!   file has no name at all until then, so no plaintext file of an unfinished restore
+//!   exists under any name, even after `kill -9` or a power cut. Elsewhere it is a
+//!   `.hush-partial-*` file (mode 0600): deleted on any failure the process survives, and
+//!   after a kill or a power cut by the next `hush backup` run in that directory, which
+//!   removes every such file no running restore holds (older versions' too) and says so.
 //! - On a terminal, a progress bar runs on stderr. Every error is one line on stderr;
 //!   exit status 1 for a failed operation, 2 for bad arguments.
 
@@ -19,6 +24,8 @@ use clap::{Args, Subcommand};
 use hush_backup::{BackupKey, Decryptor, Encryptor, Progress, RecoveryCode};
 use hush_core::rng::os_rng;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::staging::{self, Access, Staged, remove_stale_partials};
 
 /// Largest key file read: a recovery code with spaces and a newline is under 100 bytes.
 const MAX_KEY_FILE: u64 = 4096;
@@ -45,6 +52,11 @@ pub(crate) enum BackupCommand {
         force: bool,
     },
     /// Decrypt the backup IN into OUT, which appears only if every byte authenticated.
+    ///
+    /// Until then the plaintext grows in an unnamed file (Linux, most local filesystems),
+    /// which vanishes with the process whatever stops it; elsewhere in a .hush-partial-*
+    /// file beside OUT, deleted on failure, or by the next run in that directory if the
+    /// process was killed.
     Decrypt {
         /// The backup file.
         input: PathBuf,
@@ -176,8 +188,9 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
     bar
 }
 
-/// A temporary file in `output`'s directory, to be renamed over `output` on success.
-fn staging_file(output: &Path, force: bool) -> Result<tempfile::NamedTempFile, Failure> {
+/// A staging file in `output`'s directory (see [`crate::staging`]), after removing the
+/// partial files killed runs left there.
+fn staging_file(output: &Path, force: bool) -> Result<Staged, Failure> {
     if !force && output.exists() {
         return Err(Failure::usage(format!(
             "{} exists (use --force to replace it)",
@@ -188,20 +201,20 @@ fn staging_file(output: &Path, force: bool) -> Result<tempfile::NamedTempFile, F
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    tempfile::Builder::new()
-        .prefix(".hush-partial-")
-        .tempfile_in(&dir)
+    for stale in remove_stale_partials(&dir) {
+        eprintln!(
+            "hush: removed {}, a partial file left by a hush backup run that was killed",
+            stale.display()
+        );
+    }
+    Staged::new(&dir, Access::Owner)
         .map_err(|e| Failure::failed(format!("cannot create a file in {}: {e}", dir.display())))
 }
 
-fn commit(staged: tempfile::NamedTempFile, output: &Path, force: bool) -> Result<(), Failure> {
-    let persisted = if force {
-        staged.persist(output).map(|_| ())
-    } else {
-        staged.persist_noclobber(output).map(|_| ())
-    };
-    persisted
-        .map_err(|e| Failure::failed(format!("cannot write {}: {}", output.display(), e.error)))
+fn commit(staged: Staged, output: &Path, force: bool) -> Result<(), Failure> {
+    staged
+        .commit(output, force)
+        .map_err(|e| Failure::failed(format!("cannot write {}: {e}", output.display())))
 }
 
 fn open_input(input: &Path) -> Result<(File, u64), Failure> {
@@ -229,13 +242,12 @@ fn encrypt(
             .chunk_size(size)
             .map_err(|e| Failure::usage(format!("--chunk-size {size}: {e}")))?;
     }
-    let mut writer = BufWriter::new(staged.as_file());
+    let mut writer = BufWriter::new(staged.file());
     let summary = encryptor
         .encrypt(&mut os_rng(), BufReader::new(reader), &mut writer)
         .map_err(|e| Failure::failed(format!("backup failed: {e}")))?;
     writer
         .flush()
-        .and_then(|()| staged.as_file().sync_all())
         .map_err(|e| Failure::failed(format!("cannot write {}: {e}", output.display())))?;
     drop(writer);
     bar.finish_and_clear();
@@ -253,10 +265,19 @@ fn encrypt(
 fn decrypt(key: &BackupKey, input: &Path, output: &Path, force: bool) -> Result<(), Failure> {
     let (reader, len) = open_input(input)?;
     let staged = staging_file(output, force)?;
+    if !staged.is_unnamed() {
+        eprintln!(
+            "hush: {}'s filesystem has no unnamed files: until the restore ends, its \
+             plaintext grows in a {}* file there (removed on failure, or by the next run if \
+             this one is killed)",
+            output.display(),
+            staging::PARTIAL_PREFIX
+        );
+    }
     let bar = progress_bar(Some(len));
-    let mut writer = BufWriter::new(staged.as_file());
-    // On failure `staged` is dropped, which deletes the partial file: chunks that did
-    // authenticate before the failure never reach OUT.
+    let mut writer = BufWriter::new(staged.file());
+    // On failure `staged` is dropped: an unnamed file vanishes, a named one is deleted.
+    // Chunks that did authenticate before the failure never reach OUT.
     let summary = Decryptor::new(key)
         .total_len(len)
         .progress(|p: Progress| bar.set_position(p.bytes_done))
@@ -264,7 +285,6 @@ fn decrypt(key: &BackupKey, input: &Path, output: &Path, force: bool) -> Result<
         .map_err(|e| Failure::failed(format!("restore failed, nothing written: {e}")))?;
     writer
         .flush()
-        .and_then(|()| staged.as_file().sync_all())
         .map_err(|e| Failure::failed(format!("cannot write {}: {e}", output.display())))?;
     drop(writer);
     bar.finish_and_clear();

@@ -20,6 +20,7 @@ mod demo;
 mod interop;
 mod link;
 mod prekeys;
+mod staging;
 mod vectors;
 
 #[derive(Parser, Debug)]

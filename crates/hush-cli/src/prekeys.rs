@@ -7,7 +7,16 @@
 //! - the private keys: `PreKeyRecordSet` v1, written next to the upload as
 //!   `<output>.private` unless `--private-keys` names another file (mode 0600 on Unix);
 //! - the identity: libsignal's `IdentityKeyPair` protobuf, read from `--identity FILE`,
-//!   or made fresh and written as `<output>.identity` (never over an existing file).
+//!   or made fresh and written as `<output>.identity`.
+//!
+//! `generate` never replaces a file and never leaves a partial set: every output is
+//! checked before anything is generated (exit 2 if one exists or two name the same
+//! file), each is written to a staging file beside it and synced (unnamed where the
+//! filesystem allows it, so a killed run leaves no private key behind; see
+//! [`crate::staging`]), and only then are they named, without replacing anything (private
+//! keys and identity first, the upload last, so an upload on disk always has its private
+//! keys). If naming one fails (a file appeared meanwhile), the outputs already named are
+//! removed again.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -18,6 +27,8 @@ use clap::Subcommand;
 use hush_core::rng::os_rng;
 use hush_core::{IdentityKey, IdentityKeyPair};
 use hush_prekey::limits::MAX_RECORDS_PER_KIND;
+
+use crate::staging::{Access, Staged, remove_stale_partials};
 use hush_prekey::{
     GenerateRequest, PreKeyIdAllocator, UploadError, UploadPolicy, generate_prekeys, upload_for,
     validate_upload,
@@ -115,18 +126,78 @@ fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Writes `bytes` to a new file (never over an existing one), readable only by the owner
-/// on Unix.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+/// One output of `generate`: where it goes, what it holds, and whether only the owner
+/// may read it.
+struct Output<'a> {
+    path: PathBuf,
+    bytes: &'a [u8],
+    private: bool,
+}
+
+/// Refuses (exit 2) if two outputs name the same file or one already exists; nothing has
+/// been written yet.
+fn check_outputs(paths: &[&Path]) -> Result<(), String> {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        let absolute = std::path::absolute(path)
+            .map_err(|e| format!("cannot resolve {}: {e}", path.display()))?;
+        if seen.contains(&absolute) {
+            return Err(format!("{} is named twice as an output", path.display()));
+        }
+        seen.push(absolute);
+        // symlink_metadata: a dangling symbolic link is a file we would replace too.
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(format!(
+                "{} exists; prekeys generate never replaces a file (move it away or choose \
+                 another name)",
+                path.display()
+            ));
+        }
     }
-    options.open(path)?.write_all(bytes)
+    Ok(())
+}
+
+/// Writes every output to a staging file in its directory (unnamed where the filesystem
+/// allows it, see [`crate::staging`]), then names them in order without replacing
+/// anything. On failure nothing of this run is left behind: staging files are dropped,
+/// and outputs already named are removed.
+fn write_all_or_nothing(outputs: &[Output<'_>]) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut staged = Vec::with_capacity(outputs.len());
+    for output in outputs {
+        let dir = match output.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        for stale in remove_stale_partials(&dir) {
+            eprintln!(
+                "hush: removed {}, a partial file left by a hush run that was killed",
+                stale.display()
+            );
+        }
+        let access = if output.private {
+            Access::Owner
+        } else {
+            Access::Everyone
+        };
+        let file = Staged::new(&dir, access)
+            .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+        file.file()
+            .write_all(output.bytes)
+            .map_err(|e| format!("cannot write {}: {e}", output.path.display()))?;
+        staged.push((file, &output.path));
+    }
+    let mut placed: Vec<&Path> = Vec::with_capacity(staged.len());
+    for (file, path) in staged {
+        if let Err(e) = file.commit(path, false) {
+            for done in placed {
+                let _ = std::fs::remove_file(done);
+            }
+            return Err(format!("cannot write {}: {e}", path.display()));
+        }
+        placed.push(path);
+    }
+    Ok(())
 }
 
 /// `hush prekeys generate`.
@@ -142,6 +213,18 @@ pub(crate) fn generate(
         eprintln!("hush: at most {MAX_RECORDS_PER_KIND} keys of a kind per batch");
         return ExitCode::from(2);
     }
+    let private_path =
+        private_keys.map_or_else(|| with_suffix(output, ".private"), Path::to_path_buf);
+    let identity_output = identity_path
+        .is_none()
+        .then(|| with_suffix(output, ".identity"));
+    let mut paths = vec![output, private_path.as_path()];
+    paths.extend(identity_output.as_deref());
+    if let Err(message) = check_outputs(&paths) {
+        eprintln!("hush: {message}");
+        return ExitCode::from(2);
+    }
+
     let mut rng = os_rng();
     let identity = match identity_path {
         Some(path) => match read_bounded(path, MAX_IDENTITY_FILE) {
@@ -157,16 +240,7 @@ pub(crate) fn generate(
                 return ExitCode::from(2);
             }
         },
-        None => {
-            let identity = IdentityKeyPair::generate(&mut rng);
-            let path = with_suffix(output, ".identity");
-            if let Err(e) = write_private(&path, &identity.encode()) {
-                eprintln!("hush: cannot write {}: {e}", path.display());
-                return ExitCode::from(1);
-            }
-            println!("wrote new identity to {}", path.display());
-            identity
-        }
+        None => IdentityKeyPair::generate(&mut rng),
     };
 
     let mut request = GenerateRequest::default();
@@ -189,15 +263,32 @@ pub(crate) fn generate(
     };
     let upload = upload_for(&identity, &records);
     let upload_bytes = upload.encode();
-    if let Err(e) = std::fs::write(output, &upload_bytes) {
-        eprintln!("hush: cannot write {}: {e}", output.display());
+    let records_bytes = records.encode();
+    let identity_bytes = identity.encode();
+    // The upload last: whatever happens, an upload on disk has its private keys.
+    let mut outputs = vec![Output {
+        path: private_path.clone(),
+        bytes: &records_bytes,
+        private: true,
+    }];
+    if let Some(path) = &identity_output {
+        outputs.push(Output {
+            path: path.clone(),
+            bytes: &identity_bytes,
+            private: true,
+        });
+    }
+    outputs.push(Output {
+        path: output.to_path_buf(),
+        bytes: &upload_bytes,
+        private: false,
+    });
+    if let Err(message) = write_all_or_nothing(&outputs) {
+        eprintln!("hush: {message}");
         return ExitCode::from(1);
     }
-    let private_path =
-        private_keys.map_or_else(|| with_suffix(output, ".private"), Path::to_path_buf);
-    if let Err(e) = write_private(&private_path, &records.encode()) {
-        eprintln!("hush: cannot write {}: {e}", private_path.display());
-        return ExitCode::from(1);
+    if let Some(path) = &identity_output {
+        println!("wrote new identity to {}", path.display());
     }
     println!(
         "wrote upload to {} ({} bytes)",

@@ -201,3 +201,89 @@ fn vectors_generate_reproduces_the_committed_prekey_files() {
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert!(stdout(&output).ends_with(" passed, 0 failed\n"));
 }
+
+/// The names in `dir`, sorted.
+fn names(dir: &TempDir) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn generate(args: &[&str]) -> Output {
+    let mut all = vec!["prekeys", "generate", "--one-time", "2", "--kyber", "1"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--now-ms", NOW]);
+    hush(&all)
+}
+
+/// The upload on disk is the one the private keys and identity on disk make.
+fn assert_files_match(upload: &str, private: &str, identity: &str) {
+    let identity = hush_core::IdentityKeyPair::decode(&std::fs::read(identity).unwrap()).unwrap();
+    let records = hush_prekey::PreKeyRecords::decode(&std::fs::read(private).unwrap()).unwrap();
+    assert_eq!(
+        hush_prekey::upload_for(&identity, &records).encode(),
+        std::fs::read(upload).unwrap(),
+        "the upload on disk does not match the private keys on disk"
+    );
+}
+
+/// Issue 16, item 11: `hush prekeys generate` checks every output before writing any and
+/// never replaces a file. Run again with the same `-o` (with the first run's identity, or
+/// making a new one), or with an existing `--private-keys` file, it exits 2 and every file
+/// of the first run is byte-identical and still matches the others; nothing else is left
+/// in the directory.
+#[test]
+fn generate_twice_with_the_same_output_keeps_the_first_run_intact() {
+    let dir = TempDir::new("twice");
+    let upload = dir.path("upload.bin");
+    let private = dir.path("upload.bin.private");
+    let identity = dir.path("upload.bin.identity");
+    let first = generate(&["-o", &upload]);
+    assert_eq!(first.status.code(), Some(0), "{}", stdout(&first));
+    assert_files_match(&upload, &private, &identity);
+    let files = [&upload, &private, &identity];
+    let before: Vec<Vec<u8>> = files.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let listing = names(&dir);
+
+    let other = dir.path("other.bin");
+    std::fs::write(&other, b"someone else's file").unwrap();
+    let runs: [&[&str]; 4] = [
+        // The issue's case: the same identity, the same output.
+        &["--identity", &identity, "-o", &upload],
+        // A new identity: its file exists too.
+        &["-o", &upload],
+        // A new upload name, but the private-key file would replace an existing file.
+        &[
+            "--identity",
+            &identity,
+            "-o",
+            &dir.path("new.bin"),
+            "--private-keys",
+            &other,
+        ],
+        // Two outputs naming the same file.
+        &[
+            "--identity",
+            &identity,
+            "-o",
+            &dir.path("same.bin"),
+            "--private-keys",
+            &dir.path("same.bin"),
+        ],
+    ];
+    for args in runs {
+        let again = generate(args);
+        let after: Vec<Vec<u8>> = files.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        assert!(after == before, "{args:?}: a file of the first run changed");
+        assert_files_match(&upload, &private, &identity);
+        assert_eq!(again.status.code(), Some(2), "{args:?}: {}", stdout(&again));
+        assert_eq!(std::fs::read(&other).unwrap(), b"someone else's file");
+        let mut expected = listing.clone();
+        expected.push("other.bin".to_owned());
+        expected.sort();
+        assert_eq!(names(&dir), expected, "{args:?}: files appeared");
+    }
+}

@@ -13,6 +13,24 @@ use crate::limits::{MAX_HKDF_OUTPUT_LEN, MIN_MAC_TAG_LEN};
 
 type HmacSha256State = hmac::Hmac<Sha256>;
 
+/// Compiles only if every hash and MAC state hush-core keeps wipes itself when dropped:
+/// the `zeroize` features of `sha2` and `hmac` (root `Cargo.toml`) must stay on. Without
+/// them a dropped [`HmacSha256Key`] leaves its keyed inner and outer SHA-256 states (as
+/// good as the key for computing MACs: a chain key, a MAC key) in freed memory, and so do
+/// the SHA-512 states XEdDSA hashes its nonce secret through.
+///
+/// `hmac::Hmac` has no `ZeroizeOnDrop` of its own, so its parts are checked: the two
+/// keyed SHA-256 cores and the block buffer it holds, and the `CtOutput` its
+/// finalisation returns.
+const _: () = {
+    const fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<Sha256>();
+    wiped_on_drop::<sha2::Sha512>();
+    wiped_on_drop::<<Sha256 as hmac::EagerHash>::Core>();
+    wiped_on_drop::<hmac::digest::block_api::Buffer<hmac::block_api::HmacCore<Sha256>>>();
+    wiped_on_drop::<hmac::digest::CtOutput<HmacSha256State>>();
+};
+
 /// Length of an HMAC-SHA256 output.
 pub const MAC_LENGTH: usize = 32;
 
@@ -29,6 +47,10 @@ pub fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Resu
 /// HKDF-SHA256 with `info` given in parts (concatenated), so callers need not build a
 /// buffer.
 ///
+/// Written here on top of [`HmacSha256Key`] rather than taken from the `hkdf` crate:
+/// `hkdf` 0.13 has no `zeroize` feature and drops the pseudorandom key and each output
+/// block `T(i)` without wiping them. Here both live in wiping buffers.
+///
 /// # Errors
 ///
 /// [`Error::KdfOutputLength`] if `okm` is longer than 255 * 32 bytes.
@@ -36,10 +58,45 @@ pub fn hkdf_sha256_parts(salt: &[u8], ikm: &[u8], info: &[&[u8]], okm: &mut [u8]
     if okm.len() > MAX_HKDF_OUTPUT_LEN {
         return Err(Error::KdfOutputLength(okm.len()));
     }
-    let salt = if salt.is_empty() { None } else { Some(salt) };
-    hkdf::Hkdf::<Sha256>::new(salt, ikm)
-        .expand_multi_info(info, okm)
-        .map_err(|_| Error::KdfOutputLength(okm.len()))
+    // Extract (RFC 5869 section 2.2): an absent salt is HashLen zero bytes.
+    let prk = if salt.is_empty() {
+        HmacSha256Key::new(&[0u8; MAC_LENGTH]).mac(ikm)
+    } else {
+        HmacSha256Key::new(salt).mac(ikm)
+    };
+    // Expand (section 2.3): T(i) = HMAC(PRK, T(i - 1) || info || i), i from 1.
+    let expander = HmacSha256Key::new(prk.as_slice());
+    let okm_len = okm.len();
+    let mut previous: Option<Zeroizing<[u8; MAC_LENGTH]>> = None;
+    for (index, block) in okm.chunks_mut(MAC_LENGTH).enumerate() {
+        // At most 255 blocks, checked above.
+        let counter =
+            u8::try_from(index.saturating_add(1)).map_err(|_| Error::KdfOutputLength(okm_len))?;
+        let mut state = expander.state.clone();
+        if let Some(previous) = &previous {
+            state.update(previous.as_slice());
+        }
+        for part in info {
+            state.update(part);
+        }
+        state.update(&[counter]);
+        let t = finish(state);
+        let take = t
+            .get(..block.len())
+            .ok_or(Error::KdfOutputLength(okm_len))?;
+        block.copy_from_slice(take);
+        previous = Some(t);
+    }
+    Ok(())
+}
+
+/// Finalises an HMAC state into a wiping buffer. `CtOutput` wipes itself on drop;
+/// `into_bytes` would return an unwiped copy, so the bytes are copied out of it instead.
+fn finish(state: HmacSha256State) -> Zeroizing<[u8; MAC_LENGTH]> {
+    let output = state.finalize();
+    let mut tag = Zeroizing::new([0u8; MAC_LENGTH]);
+    tag.copy_from_slice(output.as_bytes());
+    tag
 }
 
 /// HKDF-SHA256 into a fixed-size array that is wiped when dropped.
@@ -93,7 +150,7 @@ impl HmacSha256Key {
         for part in parts {
             state.update(part);
         }
-        Zeroizing::new(state.finalize().into_bytes().into())
+        finish(state)
     }
 
     /// Checks `tag` against the MAC of the concatenation of `parts` in constant time.
@@ -162,6 +219,41 @@ mod tests {
             hex::encode(okm),
             "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
         );
+    }
+
+    /// RFC 5869 A.2: long inputs, 82 bytes of output (three blocks, the last partial).
+    #[test]
+    fn rfc5869_case_2() {
+        let ikm: Vec<u8> = (0x00..=0x4f).collect();
+        let salt: Vec<u8> = (0x60..=0xaf).collect();
+        let info: Vec<u8> = (0xb0..=0xff).collect();
+        let mut okm = [0u8; 82];
+        hkdf_sha256(&salt, &ikm, &info, &mut okm).unwrap();
+        assert_eq!(
+            hex::encode(okm),
+            "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c\
+             59045a99cac7827271cb41c65e590e09da3275600c2f09b8367793a9aca3db71\
+             cc30c58179ec3e87c14c01d5c1f3434f1d87"
+        );
+        // Info in parts is info concatenated.
+        let mut parts = [0u8; 82];
+        let (a, b) = info.split_at(17);
+        hkdf_sha256_parts(&salt, &ikm, &[a, &[], b], &mut parts).unwrap();
+        assert_eq!(parts, okm);
+    }
+
+    /// RFC 5869 A.3: empty salt and info.
+    #[test]
+    fn rfc5869_case_3() {
+        let mut okm = [0u8; 42];
+        hkdf_sha256(&[], &[0x0b; 22], &[], &mut okm).unwrap();
+        assert_eq!(
+            hex::encode(okm),
+            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
+        );
+        // The largest output is accepted.
+        let mut longest = vec![0u8; MAX_HKDF_OUTPUT_LEN];
+        hkdf_sha256(&[], b"ikm", b"", &mut longest).unwrap();
     }
 
     #[test]

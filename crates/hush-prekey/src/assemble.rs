@@ -2,14 +2,14 @@
 //! them the server must then delete. No storage here: the caller loads the keys, calls
 //! in, and deletes exactly what [`BundleChoice`] says was consumed.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use hush_core::IdentityKey;
 
 use crate::bundle::{PreKeyBundle, PreKeyBundleParts};
 use crate::error::{Error, Result};
 use crate::keys::{KemPreKey, OneTimePreKey, SignedPreKey};
-use crate::limits::MAX_DEVICE_ID;
+use crate::limits::{MAX_DEVICE_ID, MAX_STORED_KEM_PREKEYS, MAX_STORED_ONE_TIME_PREKEYS};
 use crate::validate::ValidatedUpload;
 
 /// A bundle and what making it used up.
@@ -133,30 +133,42 @@ impl DeviceKeys {
 
     /// Stores what `upload` holds: its signed and last-resort keys replace the stored
     /// ones; its one-time keys are appended, each replacing a stored key of the same id
-    /// (ids wrap after 2^24 - 1 allocations).
+    /// (ids wrap after 2^24 - 1 allocations). At most [`MAX_STORED_ONE_TIME_PREKEYS`]
+    /// one-time EC keys and [`MAX_STORED_KEM_PREKEYS`] one-time KEM keys are kept. The
+    /// work is linear in the stored and uploaded keys, however often uploads repeat.
     ///
     /// # Errors
     ///
-    /// [`Error::IdentityMismatch`] if the upload is for another identity; nothing is
-    /// changed then.
+    /// [`Error::IdentityMismatch`] if the upload is for another identity;
+    /// [`Error::TooMany`] if storing its one-time keys would leave more than the limit
+    /// of a kind (`actual` is the count it would have left). Nothing is changed then.
     pub fn apply_upload(&mut self, upload: &ValidatedUpload) -> Result<()> {
         if *upload.identity_key() != self.identity_key {
             return Err(Error::IdentityMismatch);
         }
+        // Check both kinds before changing either.
+        let one_time = Replacement::plan(
+            &self.one_time_prekeys,
+            upload.one_time_prekeys(),
+            OneTimePreKey::id,
+            "stored one-time prekeys",
+            MAX_STORED_ONE_TIME_PREKEYS,
+        )?;
+        let kem = Replacement::plan(
+            &self.kem_prekeys,
+            upload.kem_prekeys(),
+            KemPreKey::id,
+            "stored KEM prekeys",
+            MAX_STORED_KEM_PREKEYS,
+        )?;
         if let Some(signed) = upload.signed_prekey() {
             self.signed_prekey = Some(*signed);
         }
         if let Some(last_resort) = upload.last_resort_kem_prekey() {
             self.last_resort_kem_prekey = Some(last_resort.clone());
         }
-        for key in upload.one_time_prekeys() {
-            self.one_time_prekeys.retain(|k| k.id() != key.id());
-            self.one_time_prekeys.push_back(*key);
-        }
-        for key in upload.kem_prekeys() {
-            self.kem_prekeys.retain(|k| k.id() != key.id());
-            self.kem_prekeys.push_back(key.clone());
-        }
+        one_time.apply(&mut self.one_time_prekeys, OneTimePreKey::id);
+        kem.apply(&mut self.kem_prekeys, KemPreKey::id);
         Ok(())
     }
 
@@ -207,5 +219,46 @@ impl DeviceKeys {
     #[must_use]
     pub const fn last_resort_kem_prekey(&self) -> Option<&KemPreKey> {
         self.last_resort_kem_prekey.as_ref()
+    }
+}
+
+/// The one-time keys of one kind an upload adds, checked against the stored ones: each
+/// replaces a stored key of the same id (found through a set, not a scan per key). A
+/// validated upload has no repeated id; if one did, its last key of that id would win.
+struct Replacement<'a, K> {
+    /// The uploaded keys to append, in upload order, one per id.
+    fresh: Vec<&'a K>,
+    /// Their ids.
+    ids: HashSet<u32>,
+}
+
+impl<'a, K: Clone> Replacement<'a, K> {
+    /// Refuses with [`Error::TooMany`] if the stored keys whose ids `new` does not
+    /// reuse, plus `new`, would be more than `limit`.
+    fn plan(
+        stored: &VecDeque<K>,
+        new: &'a [K],
+        id: fn(&K) -> u32,
+        what: &'static str,
+        limit: usize,
+    ) -> Result<Self> {
+        let mut ids = HashSet::with_capacity(new.len());
+        let mut fresh: Vec<&K> = new.iter().rev().filter(|key| ids.insert(id(key))).collect();
+        fresh.reverse();
+        let kept = stored.iter().filter(|key| !ids.contains(&id(key))).count();
+        let actual = kept.saturating_add(fresh.len());
+        if actual > limit {
+            return Err(Error::TooMany {
+                what,
+                limit,
+                actual,
+            });
+        }
+        Ok(Self { fresh, ids })
+    }
+
+    fn apply(self, stored: &mut VecDeque<K>, id: fn(&K) -> u32) {
+        stored.retain(|key| !self.ids.contains(&id(key)));
+        stored.extend(self.fresh.into_iter().cloned());
     }
 }

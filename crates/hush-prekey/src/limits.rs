@@ -41,6 +41,17 @@ pub const MAX_RECORD_BYTES: usize = 8192;
 /// below the 2^24 id space, so one batch never reuses its own ids.
 pub const MAX_RECORDS_PER_KIND: usize = 1000;
 
+/// The most one-time EC prekeys a [`crate::DeviceKeys`] stores. An upload that would
+/// leave more is refused whole ([`crate::Error::TooMany`], nothing changed). The same as
+/// [`MAX_RECORDS_PER_KIND`], the most a client keeps: ten batches of 100. Without a cap a
+/// device's uploads could grow a server's memory without bound (issue 16, item 17).
+pub const MAX_STORED_ONE_TIME_PREKEYS: usize = MAX_RECORDS_PER_KIND;
+
+/// The most one-time KEM prekeys (not counting the last-resort one) a
+/// [`crate::DeviceKeys`] stores, refused as for [`MAX_STORED_ONE_TIME_PREKEYS`]. A
+/// Kyber1024 key is 1 569 bytes, so about 1.5 MiB per device at most.
+pub const MAX_STORED_KEM_PREKEYS: usize = MAX_RECORDS_PER_KIND;
+
 /// The largest encoded [`crate::PreKeyRecords`] set: [`MAX_RECORDS_PER_KIND`] KEM records
 /// of about 4.9 KB each plus the EC records, with headroom.
 pub const MAX_RECORD_SET_BYTES: usize = 8 * 1024 * 1024;

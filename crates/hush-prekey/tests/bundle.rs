@@ -392,3 +392,102 @@ fn assemble_bundle_is_pure() {
     );
     assert_eq!(choice.into_bundle().device_id(), 4);
 }
+
+/// Validates `records`' upload for `identity`.
+fn validated(
+    identity: &IdentityKeyPair,
+    records: &hush_prekey::PreKeyRecords,
+) -> hush_prekey::ValidatedUpload {
+    let bytes = upload_for(identity, records).encode();
+    validate_upload(
+        &identity.identity_key(),
+        &bytes,
+        &UploadPolicy::default(),
+        NOW_MS,
+        &mut test_rng(0),
+    )
+    .unwrap()
+}
+
+/// Issue 16, item 17: `DeviceKeys` stores at most `MAX_STORED_ONE_TIME_PREKEYS` one-time
+/// EC keys and `MAX_STORED_KEM_PREKEYS` one-time KEM keys. An upload that would go over is
+/// refused whole, naming the count it would have made, and changes nothing; one whose keys
+/// replace stored keys of the same id (ids wrap) is accepted at the cap, the replaced keys
+/// taking their place at the back of the queue with their new public keys.
+#[test]
+fn stored_one_time_keys_are_capped_and_replaced_by_id() {
+    use hush_prekey::limits::{MAX_STORED_KEM_PREKEYS, MAX_STORED_ONE_TIME_PREKEYS};
+    assert_eq!(MAX_STORED_ONE_TIME_PREKEYS, 1000);
+    assert_eq!(MAX_STORED_KEM_PREKEYS, 1000);
+    let mut rng = test_rng(52);
+    let identity = IdentityKeyPair::generate(&mut rng);
+    let mut device = DeviceKeys::new(1, 1, identity.identity_key()).unwrap();
+    let batch = |ids: &mut PreKeyIdAllocator, one_time: usize, kem: usize, rng: &mut _| {
+        generate_prekeys(
+            &identity,
+            ids,
+            &GenerateRequest::one_time_only(one_time, kem),
+            NOW_MS,
+            rng,
+        )
+        .unwrap()
+    };
+
+    // A signed and a last-resort key first (from their own id space), so bundles can be
+    // taken; then ten batches of 100 fill both queues exactly.
+    let mut request = GenerateRequest::one_time_only(0, 0);
+    request.signed_prekey = true;
+    request.last_resort_kem_prekey = true;
+    let mut other_ids = PreKeyIdAllocator::with_random_start(&mut rng);
+    let keys = generate_prekeys(&identity, &mut other_ids, &request, NOW_MS, &mut rng).unwrap();
+    device.apply_upload(&validated(&identity, &keys)).unwrap();
+    let mut ids = PreKeyIdAllocator::new();
+    for _ in 0..10 {
+        let records = batch(&mut ids, 100, 100, &mut rng);
+        device
+            .apply_upload(&validated(&identity, &records))
+            .unwrap();
+    }
+    assert_eq!(device.one_time_prekey_count(), MAX_STORED_ONE_TIME_PREKEYS);
+    assert_eq!(device.kem_prekey_count(), MAX_STORED_KEM_PREKEYS);
+
+    // One more EC key, or one more KEM key, is one too many: refused, nothing changed.
+    let before = device.clone();
+    let one_more_ec = batch(&mut ids.clone(), 1, 0, &mut rng);
+    assert_eq!(
+        device.apply_upload(&validated(&identity, &one_more_ec)),
+        Err(Error::TooMany {
+            what: "stored one-time prekeys",
+            limit: MAX_STORED_ONE_TIME_PREKEYS,
+            actual: MAX_STORED_ONE_TIME_PREKEYS + 1,
+        })
+    );
+    assert_eq!(device, before);
+    let one_more_kem = batch(&mut ids.clone(), 0, 1, &mut rng);
+    assert_eq!(
+        device.apply_upload(&validated(&identity, &one_more_kem)),
+        Err(Error::TooMany {
+            what: "stored KEM prekeys",
+            limit: MAX_STORED_KEM_PREKEYS,
+            actual: MAX_STORED_KEM_PREKEYS + 1,
+        })
+    );
+    assert_eq!(device, before);
+
+    // A batch reusing the first 100 ids (a fresh allocator starts at 1 again) replaces
+    // those keys: still at the cap, accepted, and they move to the back.
+    let again = batch(&mut PreKeyIdAllocator::new(), 100, 0, &mut rng);
+    device.apply_upload(&validated(&identity, &again)).unwrap();
+    assert_eq!(device.one_time_prekey_count(), MAX_STORED_ONE_TIME_PREKEYS);
+    let first = device.take_bundle().unwrap();
+    assert_eq!(first.consumed_one_time_prekey(), Some(101));
+    for _ in 0..899 {
+        device.take_bundle().unwrap();
+    }
+    let replaced = device.take_bundle().unwrap();
+    assert_eq!(replaced.consumed_one_time_prekey(), Some(1));
+    assert_eq!(
+        replaced.bundle().one_time_prekey().map(|k| *k.public_key()),
+        Some(*again.one_time_prekeys()[0].public().public_key()),
+    );
+}

@@ -29,12 +29,19 @@ pub enum Error {
         /// The message's counter.
         counter: u32,
     },
-    /// The message is more than [`crate::limits::MAX_FORWARD_JUMP`] ahead of its chain.
+    /// The message is more than [`crate::limits::MAX_FORWARD_JUMP`] ahead of its chain,
+    /// or further ahead than what the sessions tried before it left of one decryption's
+    /// [`crate::limits::MAX_TOTAL_FORWARD_JUMP`].
     #[error("message is {jump} steps ahead of its chain")]
     TooFarAhead {
         /// How far ahead it is.
         jump: u32,
     },
+    /// The chain reached index 2^32 - 1 and cannot step further: a sender cannot encrypt
+    /// there (the peer's next DH ratchet step starts a new chain), a receiver cannot
+    /// decrypt a message numbered 2^32 - 1. Nothing changed.
+    #[error("chain exhausted")]
+    ChainExhausted,
     /// The message did not authenticate or decrypt. Deliberately says no more.
     #[error("decryption failed")]
     DecryptionFailed,

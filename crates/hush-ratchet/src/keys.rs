@@ -7,7 +7,7 @@ use hush_core::kdf::{HmacSha256Key, hkdf_sha256};
 use hush_core::{PrivateKey, PublicKey};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// HKDF label of a DH ratchet step.
 const RATCHET_INFO: &[u8] = b"WhisperRatchet";
@@ -38,6 +38,7 @@ impl RootKey {
         theirs: &PublicKey,
         ours: &PrivateKey,
     ) -> Result<(Self, ChainKey)> {
+        count_key_agreement();
         let shared = ours.agree(theirs)?;
         let mut okm = Zeroizing::new([0u8; 64]);
         hkdf_sha256(&self.0, shared.as_bytes(), RATCHET_INFO, okm.as_mut())?;
@@ -79,7 +80,12 @@ impl ChainKey {
 
     /// The message key seed at this index and the next chain key, from one keyed HMAC
     /// state (keying once saves two SHA-256 compressions per step).
-    pub(crate) fn step(&self) -> (MessageKeySeed, Self) {
+    ///
+    /// Refuses the last index (2^32 - 1): its successor cannot be numbered, and wrapping
+    /// to 0 would make counters repeat.
+    pub(crate) fn step(&self) -> Result<(MessageKeySeed, Self)> {
+        let next_index = self.index.checked_add(1).ok_or(Error::ChainExhausted)?;
+        count_chain_step();
         let mac = HmacSha256Key::new(&self.key);
         let seed = MessageKeySeed {
             seed: *mac.mac(&MESSAGE_KEY_SEED),
@@ -87,18 +93,22 @@ impl ChainKey {
         };
         let next = Self {
             key: *mac.mac(&CHAIN_KEY_SEED),
-            index: self.index.wrapping_add(1),
+            index: next_index,
         };
-        (seed, next)
+        Ok((seed, next))
     }
 
     /// The next chain key only (for skipping past keys that will not be kept).
-    pub(crate) fn next(&self) -> Self {
+    ///
+    /// Refuses the last index, as [`ChainKey::step`] does.
+    pub(crate) fn next(&self) -> Result<Self> {
+        let next_index = self.index.checked_add(1).ok_or(Error::ChainExhausted)?;
+        count_chain_step();
         let mac = HmacSha256Key::new(&self.key);
-        Self {
+        Ok(Self {
             key: *mac.mac(&CHAIN_KEY_SEED),
-            index: self.index.wrapping_add(1),
-        }
+            index: next_index,
+        })
     }
 }
 
@@ -172,5 +182,51 @@ pub(crate) struct MessageKeys {
 impl fmt::Debug for MessageKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MessageKeys").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+fn count_chain_step() {
+    work::chain_step();
+}
+
+#[cfg(not(test))]
+const fn count_chain_step() {}
+
+#[cfg(test)]
+fn count_key_agreement() {
+    work::key_agreement();
+}
+
+#[cfg(not(test))]
+const fn count_key_agreement() {}
+
+/// Work counters for the tests that bound what one decryption may cost (issue 16, item
+/// 12): how many chain steps and key agreements this thread has run. Test builds only;
+/// in other builds the counting functions are empty.
+#[cfg(test)]
+pub(crate) mod work {
+    use std::cell::Cell;
+
+    std::thread_local! {
+        static CHAIN_STEPS: Cell<u64> = const { Cell::new(0) };
+        static KEY_AGREEMENTS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    pub(crate) fn chain_step() {
+        CHAIN_STEPS.with(|c| c.set(c.get().saturating_add(1)));
+    }
+
+    pub(crate) fn key_agreement() {
+        KEY_AGREEMENTS.with(|c| c.set(c.get().saturating_add(1)));
+    }
+
+    /// Chain steps and key agreements counted on this thread since the last call, and
+    /// resets both.
+    pub(crate) fn take() -> (u64, u64) {
+        (
+            CHAIN_STEPS.with(|c| c.replace(0)),
+            KEY_AGREEMENTS.with(|c| c.replace(0)),
+        )
     }
 }

@@ -13,6 +13,13 @@
 //! at most 25 000, 40 archived sessions, 30 days for an unanswered session) are in
 //! [`limits`].
 //!
+//! What a message can make its receiver compute is bounded per decryption, not per
+//! session: the forward jumps of all the sessions one decryption tries add up to at most
+//! [`limits::MAX_TOTAL_FORWARD_JUMP`], so any message costs at most 25 041 chain steps
+//! and 41 key agreements, however many archived sessions the record holds
+//! (`docs/ARCHITECTURE.md`, "What a forged message costs"). A chain stops at index
+//! 2^32 - 1 ([`Error::ChainExhausted`]) rather than wrap.
+//!
 //! [Double Ratchet]: https://signal.org/docs/specifications/doubleratchet/
 //!
 //! ## Example

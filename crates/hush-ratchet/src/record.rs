@@ -22,7 +22,7 @@ use crate::message::{
     CiphertextMessage, PQXDH_MESSAGE_VERSION, PreKeySignalMessage, SignalMessage,
     X3DH_MESSAGE_VERSION,
 };
-use crate::state::{PendingPreKey, ReceiverChain, SessionState};
+use crate::state::{JumpBudget, PendingPreKey, ReceiverChain, SessionState};
 
 /// The version byte of hush's session record format.
 pub const RECORD_FORMAT_VERSION: u8 = 1;
@@ -249,7 +249,9 @@ impl SessionRecord {
     ///
     /// [`Error::NoSession`]; [`Error::SessionExpired`] for a session unanswered for
     /// longer than [`MAX_UNACKNOWLEDGED_SESSION_AGE`]; [`Error::UntrustedIdentity`] /
-    /// [`Error::IdentityChanged`] from `trust`. Nothing changes on error.
+    /// [`Error::IdentityChanged`] from `trust`; [`Error::ChainExhausted`] when the sending
+    /// chain stands at index 2^32 - 1 (it moves on when the peer's next message brings a
+    /// new ratchet key). Nothing changes on error.
     pub fn encrypt(
         &mut self,
         plaintext: &[u8],
@@ -268,14 +270,27 @@ impl SessionRecord {
         state.encrypt(plaintext)
     }
 
-    /// Decrypts a `SignalMessage`: tries the current session, then archived ones
-    /// (promoting the one that works). Any failure leaves the record unchanged.
+    /// Decrypts a `SignalMessage`: tries the sessions whose receiving chains know the
+    /// message's ratchet key, then the others (each group current session first, then
+    /// archived ones, newest first), and promotes the one that works. Any failure leaves
+    /// the record unchanged.
+    ///
+    /// The work is bounded whatever the message says: the forward jumps of all sessions
+    /// tried add up to at most [`crate::limits::MAX_TOTAL_FORWARD_JUMP`] chain steps (a session whose
+    /// jump no longer fits is skipped before it does anything), each session tried runs
+    /// one more step and one MAC check, and only a session that does not know the
+    /// ratchet key runs a key agreement: at most 25 041 chain steps and 41 key
+    /// agreements per message (see `docs/ARCHITECTURE.md`, "What a forged message
+    /// costs"). libsignal tries every session with the full jump; hush refuses the rare
+    /// genuine message that needs more than the budget left by the sessions tried
+    /// before its own (`TooFarAhead`).
     ///
     /// # Errors
     ///
     /// [`Error::DuplicateMessage`] (reported as soon as a session recognises it),
-    /// [`Error::TooFarAhead`], [`Error::NoSession`], [`Error::DecryptionFailed`],
-    /// [`Error::UntrustedIdentity`] / [`Error::IdentityChanged`].
+    /// [`Error::TooFarAhead`], [`Error::ChainExhausted`] (a message numbered 2^32 - 1),
+    /// [`Error::NoSession`], [`Error::DecryptionFailed`], [`Error::UntrustedIdentity`] /
+    /// [`Error::IdentityChanged`].
     pub fn decrypt<R: CryptoRng + ?Sized>(
         &mut self,
         message: &SignalMessage,
@@ -285,23 +300,33 @@ impl SessionRecord {
         if self.current.is_none() && self.previous.is_empty() {
             return Err(Error::NoSession);
         }
+        let mut budget = JumpBudget::new();
         let mut last_error = Error::DecryptionFailed;
-        for index in 0..=self.previous.len() {
-            let state = if index == 0 {
-                self.current.as_ref()
-            } else {
-                self.previous.get(index - 1)
-            };
-            let Some(state) = state else { continue };
-            match state.plan_decrypt(message, rng) {
-                Ok((plaintext, update)) => {
-                    require_trusted(trust, &state.remote_identity)?;
-                    self.commit(index, update);
-                    return Ok(plaintext);
+        // Sessions that know the ratchet key first: a genuine message almost always
+        // belongs to one of them, and they need no key agreement.
+        for knows_key in [true, false] {
+            for index in 0..=self.previous.len() {
+                let state = if index == 0 {
+                    self.current.as_ref()
+                } else {
+                    self.previous.get(index - 1)
+                };
+                let Some(state) = state else { continue };
+                if state.knows_ratchet_key(message.ratchet_key()) != knows_key {
+                    continue;
                 }
-                Err(error @ Error::DuplicateMessage { .. }) => return Err(error),
-                Err(error @ Error::TooFarAhead { .. }) => last_error = error,
-                Err(_) => {}
+                match state.plan_decrypt(message, &mut budget, rng) {
+                    Ok((plaintext, update)) => {
+                        require_trusted(trust, &state.remote_identity)?;
+                        self.commit(index, update);
+                        return Ok(plaintext);
+                    }
+                    Err(error @ Error::DuplicateMessage { .. }) => return Err(error),
+                    Err(error @ (Error::TooFarAhead { .. } | Error::ChainExhausted)) => {
+                        last_error = error;
+                    }
+                    Err(_) => {}
+                }
             }
         }
         Err(last_error)
@@ -387,7 +412,8 @@ impl SessionRecord {
             };
             let state = state.ok_or(Error::NoSession)?;
             require_trusted(trust, message.identity_key())?;
-            let (plaintext, update) = state.plan_decrypt(message.message(), rng)?;
+            let (plaintext, update) =
+                state.plan_decrypt(message.message(), &mut JumpBudget::new(), rng)?;
             self.commit(index, update);
             return Ok(outcome(plaintext, false));
         }
@@ -437,7 +463,8 @@ impl SessionRecord {
             receiver_chains: Vec::new(),
             pending: None,
         };
-        let (plaintext, update) = state.plan_decrypt(message.message(), rng)?;
+        let (plaintext, update) =
+            state.plan_decrypt(message.message(), &mut JumpBudget::new(), rng)?;
         let mut state = state;
         state.apply(update);
         self.promote(state);
@@ -652,3 +679,6 @@ fn decode_state(r: &mut Reader<'_>) -> Result<SessionState> {
         pending,
     })
 }
+
+#[cfg(test)]
+mod tests;

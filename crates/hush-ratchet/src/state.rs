@@ -9,7 +9,9 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::keys::{ChainKey, MessageKeySeed, RootKey};
-use crate::limits::{MAX_FORWARD_JUMP, MAX_RECEIVER_CHAINS, MAX_SKIPPED_MESSAGE_KEYS};
+use crate::limits::{
+    MAX_FORWARD_JUMP, MAX_RECEIVER_CHAINS, MAX_SKIPPED_MESSAGE_KEYS, MAX_TOTAL_FORWARD_JUMP,
+};
 use crate::message::{CiphertextMessage, PreKeySignalMessage, SignalMessage};
 
 /// One receiving chain: the other side's ratchet key, where the chain stands, and the
@@ -51,6 +53,34 @@ pub(crate) struct SessionState {
     pub(crate) pending: Option<PendingPreKey>,
 }
 
+/// What is left of one decryption's work: the forward jumps of every session it tries
+/// add up to at most [`MAX_TOTAL_FORWARD_JUMP`] (issue 16, item 12). A session whose jump
+/// does not fit is refused before it runs a key agreement or a chain step.
+#[derive(Debug)]
+pub(crate) struct JumpBudget {
+    left: u32,
+}
+
+impl JumpBudget {
+    /// The budget of one decryption.
+    pub(crate) const fn new() -> Self {
+        Self {
+            left: MAX_TOTAL_FORWARD_JUMP,
+        }
+    }
+
+    /// Takes `jump` chain steps from the budget, or refuses with
+    /// [`Error::TooFarAhead`] if the jump is over [`MAX_FORWARD_JUMP`] or over what is
+    /// left.
+    fn spend(&mut self, jump: u32) -> Result<()> {
+        if jump > MAX_FORWARD_JUMP || jump > self.left {
+            return Err(Error::TooFarAhead { jump });
+        }
+        self.left = self.left.saturating_sub(jump);
+        Ok(())
+    }
+}
+
 /// What a successful decryption changes, computed before anything is changed.
 pub(crate) enum Update {
     /// A skipped key was used: remove it.
@@ -76,7 +106,7 @@ pub(crate) enum Update {
 impl SessionState {
     /// Encrypts one message and moves the sending chain on.
     pub(crate) fn encrypt(&mut self, plaintext: &[u8]) -> Result<CiphertextMessage> {
-        let (seed, next) = self.sender_chain.step();
+        let (seed, next) = self.sender_chain.step()?;
         let keys = seed.derive()?;
         let body = aes256_cbc_encrypt(&keys.cipher_key, &keys.iv, plaintext);
         let message = SignalMessage::new(
@@ -106,13 +136,22 @@ impl SessionState {
         Ok(out)
     }
 
+    /// Whether one of this session's receiving chains is for `ratchet_key`.
+    pub(crate) fn knows_ratchet_key(&self, ratchet_key: &PublicKey) -> bool {
+        self.receiver_chains
+            .iter()
+            .any(|chain| chain.ratchet_key == *ratchet_key)
+    }
+
     /// Decrypts without changing anything; returns the plaintext and the change to
     /// commit. Draws 32 bytes from `rng` only when the message starts a new receiving
     /// chain and has authenticated (libsignal draws the same key at the same point of a
-    /// successful decryption).
+    /// successful decryption). The message's forward jump is taken from `budget` before
+    /// any key agreement or chain step.
     pub(crate) fn plan_decrypt<R: CryptoRng + ?Sized>(
         &self,
         message: &SignalMessage,
+        budget: &mut JumpBudget,
         rng: &mut R,
     ) -> Result<(Zeroizing<Vec<u8>>, Update)> {
         if message.version() != self.version {
@@ -142,6 +181,7 @@ impl SessionState {
                         },
                     ));
                 }
+                budget.spend(counter.saturating_sub(chain.chain_key.index()))?;
                 let (seed, chain_key, skipped) = advance(&chain.chain_key, counter)?;
                 let plaintext = self.open(message, &seed)?;
                 Ok((
@@ -154,6 +194,9 @@ impl SessionState {
                 ))
             }
             None => {
+                // A new chain starts at 0: its jump is the counter. Checked before the
+                // key agreement, so a message no session can afford costs none.
+                budget.spend(counter)?;
                 let (root_key, receiving) = self
                     .root_key
                     .create_chain(message.ratchet_key(), self.sender_ratchet.private_key())?;
@@ -236,7 +279,8 @@ impl SessionState {
 
 /// Moves `chain` to `counter`: the seed for `counter`, the chain key after it, and the
 /// seeds skipped on the way (only the newest [`MAX_SKIPPED_MESSAGE_KEYS`] are derived,
-/// since older ones would be dropped anyway).
+/// since older ones would be dropped anyway). The caller has checked the jump against its
+/// [`JumpBudget`].
 fn advance(
     chain: &ChainKey,
     counter: u32,
@@ -253,14 +297,14 @@ fn advance(
     let mut current = chain.clone();
     while current.index() < counter {
         if current.index() >= keep_from {
-            let (seed, next) = current.step();
+            let (seed, next) = current.step()?;
             skipped.push(seed);
             current = next;
         } else {
-            current = current.next();
+            current = current.next()?;
         }
     }
-    let (seed, next) = current.step();
+    let (seed, next) = current.step()?;
     Ok((seed, next, skipped))
 }
 

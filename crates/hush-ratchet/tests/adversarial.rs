@@ -285,6 +285,73 @@ fn a_jump_over_the_limit_on_a_new_chain_is_too_far_ahead() {
 }
 
 // ---------------------------------------------------------------------------------------
+// The ends of a chain (issue 16, item 18)
+// ---------------------------------------------------------------------------------------
+
+/// A chain's index never wraps: a sending chain at 2^32 - 1 refuses to encrypt
+/// (`ChainExhausted`, record unchanged), and a message numbered 2^32 - 1 is refused the
+/// same way by its receiver, as `hush-group` refuses its last iteration. The index before
+/// it still works both ways, and the peer's next message (a DH ratchet step) gives the
+/// sender a fresh chain.
+#[test]
+fn a_chain_at_its_last_index_is_exhausted_instead_of_wrapping() {
+    use hush_test_support::ratchet::{
+        signal_message, with_receiver_chain_index, with_sender_chain_index,
+    };
+    let mut c = Conversation::established(40);
+    c.exchange(Side::Alice, b"a new chain of Alice's");
+    let message = c.send(Side::Alice, b"both sides at one index");
+    let ratchet_key = signal_of(&message).ratchet_key().encode();
+    c.receive(Side::Bob, &message).unwrap();
+
+    // Alice's sending chain and Bob's receiving chain hold the same key at the same
+    // index; move both to 2^32 - 2 (the keys stay, so the two still agree).
+    let last = u32::MAX;
+    c.alice_record = SessionRecord::decode(
+        &with_sender_chain_index(&c.record_bytes(Side::Alice), last - 1).unwrap(),
+    )
+    .unwrap();
+    c.bob_record = SessionRecord::decode(
+        &with_receiver_chain_index(&c.record_bytes(Side::Bob), &ratchet_key, last - 1).unwrap(),
+    )
+    .unwrap();
+
+    // 2^32 - 2 is the last counter a message can carry.
+    let second_last = c.send(Side::Alice, b"the last one");
+    assert_eq!(signal_of(&second_last).counter(), last - 1);
+    assert_eq!(
+        c.receive(Side::Bob, &second_last).unwrap().as_slice(),
+        b"the last one"
+    );
+
+    // Alice's chain now stands at 2^32 - 1: no message there, and nothing changes.
+    let before = c.record_bytes(Side::Alice);
+    let refused = c
+        .alice_record
+        .encrypt(b"one too many", &TrustAll, c.now)
+        .unwrap_err();
+    assert_eq!(refused, Error::ChainExhausted);
+    assert_eq!(c.record_bytes(Side::Alice), before);
+
+    // Bob's chain stands there too: a message numbered 2^32 - 1 (a forgery: no genuine
+    // sender can make one) is refused before any MAC is computed, record unchanged.
+    let forged = signal_message(4, &ratchet_key, last, 0, &[0; 16], [0; 8]);
+    assert_eq!(
+        c.rejects_bytes(Side::Bob, 2, &forged),
+        Error::ChainExhausted
+    );
+
+    // Bob's answer makes Alice take a DH ratchet step: a new sending chain at 0.
+    c.exchange(Side::Bob, b"here is a new ratchet key");
+    let fresh = c.send(Side::Alice, b"from a new chain");
+    assert_eq!(signal_of(&fresh).counter(), 0);
+    assert_eq!(
+        c.receive(Side::Bob, &fresh).unwrap().as_slice(),
+        b"from a new chain"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
 // Versions, garbage, truncation
 // ---------------------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@
 //! - [`test_rng`] is a seeded ChaCha20 generator for reproducible tests.
 //! - [`libsignal`] holds the schemas of libsignal's vector files, shared by the crates'
 //!   conformance tests and `hush vectors check`.
+//! - [`ratchet`] writes `SignalMessage`s by hand (as a forger would) and moves a session
+//!   record's chains to a chosen index, for `hush-ratchet`'s tests and benches.
 //!
 //! ```
 //! use hush_test_support::ReplayRng;
@@ -20,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod libsignal;
+pub mod ratchet;
 
 use core::convert::Infallible;
 

@@ -10,14 +10,15 @@
 /// signed device list can name.
 pub const DEFAULT_MAX_DEVICES_PER_USER: usize = hush_device::limits::MAX_DEVICES_PARSED;
 
-/// Most one-time EC prekeys a [`crate::server::PreKeyDirectory`] stores for one device
-/// (the same as `hush-prekey`'s per-kind record limit). An upload that would push the
-/// stored count above it is refused whole.
-pub const MAX_STORED_ONE_TIME_PREKEYS: usize = hush_prekey::limits::MAX_RECORDS_PER_KIND;
+/// Most one-time EC prekeys a [`crate::server::PreKeyDirectory`] stores for one device:
+/// `hush-prekey`'s own cap on `DeviceKeys`, which also bounds a directory configured
+/// higher. An upload that would push the stored count above it is refused whole.
+pub const MAX_STORED_ONE_TIME_PREKEYS: usize = hush_prekey::limits::MAX_STORED_ONE_TIME_PREKEYS;
 
 /// Most one-time KEM prekeys a [`crate::server::PreKeyDirectory`] stores for one device
-/// (a Kyber1024 key is 1 569 bytes, so about 1.5 MiB per device at most).
-pub const MAX_STORED_KEM_PREKEYS: usize = hush_prekey::limits::MAX_RECORDS_PER_KIND;
+/// (a Kyber1024 key is 1 569 bytes, so about 1.5 MiB per device at most); `hush-prekey`'s
+/// own cap, as above.
+pub const MAX_STORED_KEM_PREKEYS: usize = hush_prekey::limits::MAX_STORED_KEM_PREKEYS;
 
 // ---- server: device lists ----
 

@@ -25,9 +25,16 @@ pub const MAX_UPDATE_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
 /// 8 KiB per lane is also enforced). Deliberately tiny so tests run quickly; the default
 /// is [`DEFAULT_KSF_MEMORY_KIB`].
 pub const MIN_KSF_MEMORY_KIB: u32 = 8;
-/// Largest Argon2id memory cost, in KiB (1 GiB): a hostile vault cannot make a client
+/// Largest Argon2id memory cost, in KiB (256 MiB, the same as a password-wrapped key's
+/// [`crate::limits::MAX_ARGON2_MEMORY_KIB`]): a hostile vault cannot make a client
 /// allocate more.
-pub const MAX_KSF_MEMORY_KIB: u32 = 1024 * 1024;
+pub const MAX_KSF_MEMORY_KIB: u32 = crate::limits::MAX_ARGON2_MEMORY_KIB;
+/// Largest product of memory (KiB) and iterations: 512 MiB x passes, the most one login
+/// attempt may cost a phone (the same as [`crate::limits::MAX_ARGON2_WORK`], whose
+/// comment gives the reasoning). A hostile vault answers every login with the
+/// parameters of its choice; without this the old bounds let it ask for 1 GiB x 100
+/// passes per attempt (issue 16, item 16).
+pub const MAX_KSF_WORK: u64 = crate::limits::MAX_ARGON2_WORK;
 /// Smallest Argon2id iteration count.
 pub const MIN_KSF_ITERATIONS: u32 = 1;
 /// Largest Argon2id iteration count.
@@ -47,3 +54,9 @@ pub const DEFAULT_KSF_PARALLELISM: u32 = 1;
 /// Longest message any vault decoder looks at; every decoder checks the exact length of
 /// its message before reading further, so this is only an upper bound for transports.
 pub const MAX_MESSAGE_LEN: usize = crate::vault::messages::UPDATE_REQUEST_MAX_LEN;
+
+// The default parameters a client registers with are within the bounds.
+const _: () = {
+    assert!(DEFAULT_KSF_MEMORY_KIB <= MAX_KSF_MEMORY_KIB);
+    assert!(DEFAULT_KSF_MEMORY_KIB as u64 * DEFAULT_KSF_ITERATIONS as u64 <= MAX_KSF_WORK);
+};

@@ -15,7 +15,7 @@ use zeroize::Zeroize;
 use crate::vault::error::VaultError;
 use crate::vault::limits::{
     DEFAULT_KSF_ITERATIONS, DEFAULT_KSF_MEMORY_KIB, DEFAULT_KSF_PARALLELISM, MAX_KSF_ITERATIONS,
-    MAX_KSF_MEMORY_KIB, MAX_KSF_PARALLELISM, MIN_KSF_ITERATIONS, MIN_KSF_MEMORY_KIB,
+    MAX_KSF_MEMORY_KIB, MAX_KSF_PARALLELISM, MAX_KSF_WORK, MIN_KSF_ITERATIONS, MIN_KSF_MEMORY_KIB,
     MIN_KSF_PARALLELISM,
 };
 
@@ -40,7 +40,8 @@ impl opaque_ke::CipherSuite for Suite {
 /// The client picks them at registration; the vault stores them with the record and
 /// hands them back in every credential response, so a client needs only its password to
 /// log in. Both directions are bounded by [`crate::vault::limits`], so a hostile vault
-/// cannot make a client allocate more than 1 GiB.
+/// cannot make a client allocate more than 256 MiB or spend more than 512 MiB x passes
+/// per login attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KsfParams {
     memory_kib: u32,
@@ -57,7 +58,9 @@ impl KsfParams {
     /// # Errors
     ///
     /// [`VaultError::KsfParams`] if a value is outside the bounds in
-    /// [`crate::vault::limits`] or the memory is below Argon2's 8 KiB per lane.
+    /// [`crate::vault::limits`], memory x iterations is over
+    /// [`crate::vault::limits::MAX_KSF_WORK`], or the memory is below Argon2's 8 KiB per
+    /// lane.
     pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self, VaultError> {
         if !(MIN_KSF_MEMORY_KIB..=MAX_KSF_MEMORY_KIB).contains(&memory_kib) {
             return Err(VaultError::KsfParams("memory"));
@@ -67,6 +70,9 @@ impl KsfParams {
         }
         if !(MIN_KSF_PARALLELISM..=MAX_KSF_PARALLELISM).contains(&parallelism) {
             return Err(VaultError::KsfParams("parallelism"));
+        }
+        if u64::from(memory_kib) * u64::from(iterations) > MAX_KSF_WORK {
+            return Err(VaultError::KsfParams("work (memory x iterations)"));
         }
         if memory_kib < parallelism.saturating_mul(8) {
             return Err(VaultError::KsfParams("memory per lane"));

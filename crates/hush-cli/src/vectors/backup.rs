@@ -897,12 +897,20 @@ pub(crate) fn generate_password_wraps() -> Result<Generated, String> {
         ),
         ("one_byte_long", [&first[..], &[0]].concat()),
         ("memory_below_minimum", u32_at(1, 7 * 1024 - 1)),
-        ("memory_above_maximum", u32_at(1, 1024 * 1024 + 1)),
+        ("memory_above_maximum", u32_at(1, 256 * 1024 + 1)),
+        ("memory_one_gib", u32_at(1, 1024 * 1024)),
         ("iterations_zero", u32_at(5, 0)),
         ("iterations_above_maximum", u32_at(5, 101)),
         ("parallelism_zero", u32_at(9, 0)),
         ("parallelism_above_maximum", u32_at(9, 17)),
         ("work_below_minimum", u32_at(5, 4)),
+        // 7 MiB x 100 passes: every field within its bound, 700 MiB x passes in all.
+        ("work_above_maximum", u32_at(5, 100)),
+        // 256 MiB (the most memory) x 3 passes: 768 MiB x passes.
+        (
+            "memory_at_maximum_work_above_maximum",
+            patch(u32_at(1, 256 * 1024), 5, &3u32.to_be_bytes()),
+        ),
         (
             "memory_and_iterations_out_of_bounds",
             patch(u32_at(1, 0), 5, &0u32.to_be_bytes()),
@@ -952,7 +960,11 @@ and salt: a wrong password, a changed parameter, a flipped salt, ciphertext or t
 encodings `PasswordWrappedKey::decode` refuses before any hashing, each with the error: \
 `error` names the `hush_backup::Error` variant (`WrongPassword`; `UnknownVersion` with \
 `version`; `Malformed` with `what`; `InvalidParameters` with `what`, naming the first \
-parameter out of bounds in the documented order). The documented `argon2 memory per lane` \
+parameter out of bounds in the documented order). The work bound is shown from both sides \
+(`work_below_minimum`; `work_above_maximum`, 7 MiB x 100 passes with every field within its \
+own bound; `memory_at_maximum_work_above_maximum`, 256 MiB x 3 passes), and 1 GiB \
+(`memory_one_gib`), which the bounds allowed before issue 16, is refused as memory. The \
+documented `argon2 memory per lane` \
 bound cannot be reached by an encoding within the other bounds (7 MiB is far above 8 KiB x 16 \
 lanes), so no case shows it.
 
