@@ -2,6 +2,7 @@
 //! calls.
 
 use core::fmt;
+use std::sync::OnceLock;
 
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
@@ -38,6 +39,33 @@ pub fn hkdf_sha256_parts(salt: &[u8], ikm: &[u8], info: &[&[u8]], okm: &mut [u8]
     }
     let salt = if salt.is_empty() { None } else { Some(salt) };
     hkdf::Hkdf::<Sha256>::new(salt, ikm)
+        .expand_multi_info(info, okm)
+        .map_err(|_| Error::KdfOutputLength(okm.len()))
+}
+
+/// HKDF-SHA256 with the all-zero salt (which is also what an absent salt means), `info`
+/// given in parts.
+///
+/// The output equals [`hkdf_sha256_parts`] with an empty salt. The HMAC state keyed with
+/// the zero salt is computed once and kept, so each call skips the two SHA-256
+/// compressions of keying the extract step (about a fifth of a 64-byte derivation):
+/// worth it for KDFs that run once per message, such as SPQR's chain step.
+///
+/// # Errors
+///
+/// [`Error::KdfOutputLength`] if `okm` is longer than 255 * 32 bytes.
+pub fn hkdf_sha256_zero_salt_parts(ikm: &[u8], info: &[&[u8]], okm: &mut [u8]) -> Result<()> {
+    static ZERO_SALT: OnceLock<HmacSha256State> = OnceLock::new();
+    if okm.len() > MAX_HKDF_OUTPUT_LEN {
+        return Err(Error::KdfOutputLength(okm.len()));
+    }
+    let mut extract = ZERO_SALT
+        .get_or_init(|| HmacSha256Key::new(&[0; MAC_LENGTH]).state)
+        .clone();
+    extract.update(ikm);
+    let prk = Zeroizing::new(<[u8; MAC_LENGTH]>::from(extract.finalize().into_bytes()));
+    hkdf::Hkdf::<Sha256>::from_prk(&prk[..])
+        .map_err(|_| Error::KdfOutputLength(okm.len()))?
         .expand_multi_info(info, okm)
         .map_err(|_| Error::KdfOutputLength(okm.len()))
 }
@@ -161,6 +189,38 @@ mod tests {
         assert_eq!(
             hex::encode(okm),
             "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+        );
+    }
+
+    #[test]
+    fn zero_salt_variant_matches_the_general_one() {
+        for (ikm, info) in [
+            (&b""[..], &[&b""[..]][..]),
+            (&[0x0b; 22][..], &[&b"f0f1"[..], b"f2"][..]),
+            (
+                &[7; 100][..],
+                &[&b"Signal PQ Ratchet V1 Chain Next"[..]][..],
+            ),
+        ] {
+            for len in [0, 32, 64, 96, 255 * 32] {
+                let (mut a, mut b, mut c) = (vec![0u8; len], vec![0u8; len], vec![0u8; len]);
+                hkdf_sha256_zero_salt_parts(ikm, info, &mut a).unwrap();
+                hkdf_sha256_parts(&[], ikm, info, &mut b).unwrap();
+                hkdf_sha256_parts(&[0; 32], ikm, info, &mut c).unwrap();
+                assert_eq!((&a, &a), (&b, &c));
+            }
+        }
+        // RFC 5869 test case 3 (zero-length salt and info).
+        let mut okm = [0u8; 42];
+        hkdf_sha256_zero_salt_parts(&[0x0b; 22], &[], &mut okm).unwrap();
+        assert_eq!(
+            hex::encode(okm),
+            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
+        );
+        let mut long = vec![0u8; MAX_HKDF_OUTPUT_LEN + 1];
+        assert_eq!(
+            hkdf_sha256_zero_salt_parts(b"ikm", &[], &mut long),
+            Err(Error::KdfOutputLength(8161))
         );
     }
 
