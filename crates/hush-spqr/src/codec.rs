@@ -95,7 +95,7 @@ impl SpqrState {
     fn encoded_len_hint(&self) -> usize {
         match self.inner() {
             Inner::V0 => 2,
-            Inner::V1(_) => 4096,
+            Inner::V1(v1) => 2 + v1_len(v1),
         }
     }
 
@@ -128,6 +128,45 @@ impl SpqrState {
         }
         Ok(Self::from_inner(inner))
     }
+}
+
+/// The exact length [`encode_v1`] writes, so that the (wiped) buffer is allocated once
+/// and only as large as needed.
+fn v1_len(v1: &V1State) -> usize {
+    let decoder = |d: &Decoder| 1 + d.held().len() * (2 + CHUNK_LEN);
+    let chain = match &v1.chain {
+        ChainSlot::Pending(_) => KEY_LEN,
+        ChainSlot::Ready(chain) => {
+            8 + 8
+                + KEY_LEN
+                + 1
+                + chain
+                    .links
+                    .iter()
+                    .map(|link| {
+                        1 + link.send.as_ref().map_or(0, |_| 4 + KEY_LEN)
+                            + 4
+                            + KEY_LEN
+                            + 4
+                            + link.recv.stored.len() * (4 + KEY_LEN)
+                    })
+                    .sum::<usize>()
+        }
+    };
+    let braid = match &v1.braid {
+        Braid::KeysUnsampled(_) => 0,
+        Braid::KeysSampled { .. } => 64 + HEADER_MESSAGE_LEN + 2,
+        Braid::HeaderSent { ct1, .. } => 64 + EK_LEN + 2 + decoder(ct1),
+        Braid::Ct1Received { .. } => 64 + EK_LEN + 2 + CT1_LEN,
+        Braid::EkSentCt1Received { ct2, .. } => 64 + CT1_LEN + decoder(ct2),
+        Braid::NoHeaderReceived { header, .. } => decoder(header),
+        Braid::HeaderReceived { .. } => HEADER_LEN,
+        Braid::Ct1Sampled { ek, .. } => HEADER_LEN + 32 + CT1_LEN + 2 + decoder(ek),
+        Braid::EkReceivedCt1Sampled { .. } => CT1_LEN + 2 + CT2_MESSAGE_LEN,
+        Braid::Ct1Acknowledged { ek, .. } => HEADER_LEN + 32 + CT1_LEN + decoder(ek),
+        Braid::Ct2Sampled { .. } => CT2_MESSAGE_LEN + 2,
+    };
+    1 + 4 + 4 + chain + 1 + 8 + 2 * KEY_LEN + braid
 }
 
 fn encode_v1(out: &mut Writer, v1: &V1State) {
@@ -600,4 +639,46 @@ fn check_consistency(direction: Direction, chain: &ChainSlot, braid: &Braid) -> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hush_test_support::test_rng;
+
+    /// The length computed up front is the length written, in every braid state.
+    #[test]
+    fn length_is_exact_in_every_state() {
+        let new = |direction| {
+            SpqrState::new(
+                &[3; 32],
+                direction,
+                Version::V1,
+                Version::V1,
+                ChainParams::default(),
+            )
+            .unwrap()
+        };
+        let (mut alice, mut bob) = (new(Direction::A2B), new(Direction::B2A));
+        let mut rng = test_rng(4);
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..400 {
+            let (sender, receiver) = if i % 3 == 0 {
+                (&mut bob, &mut alice)
+            } else {
+                (&mut alice, &mut bob)
+            };
+            let sent = sender.send(&mut rng).unwrap();
+            // Every fifth message is lost, so stored keys appear too.
+            if i % 5 != 4 {
+                receiver.recv(sent.payload()).unwrap();
+            }
+            for state in [&alice, &bob] {
+                assert_eq!(state.encode().len(), state.encoded_len_hint());
+                seen.insert(state.braid_state().unwrap());
+            }
+        }
+        assert_eq!(seen.len(), 11, "every state visited: {seen:?}");
+        assert_eq!(SpqrState::disabled().encode().len(), 2);
+    }
 }

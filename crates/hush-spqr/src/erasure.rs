@@ -105,7 +105,7 @@ const fn systematic_weights<const N: usize>() -> [u16; N] {
         while j < N {
             if j != i {
                 // Indices below MAX_CODE_CHUNKS fit in 16 bits.
-                denominator = gf::mul(denominator, (i ^ j) as u16);
+                denominator = gf::mul_const(denominator, (i ^ j) as u16);
             }
             j += 1;
         }
@@ -152,43 +152,43 @@ fn batch_invert(values: &mut [u16]) {
     }
 }
 
-/// The Lagrange basis at `t` for the points `xs` with barycentric weights `weights`:
-/// `out[i] = w_i * prod_j (t - x_j) / (t - x_i)`. `t` must not be one of `xs`.
+/// The Lagrange basis at `t` for the points `xs` with inverted denominators `weights`:
+/// `out[i] = w_i * prod_{j != i} (t - x_j)`, from prefix and suffix products (no
+/// inversion; `t` may be one of the points).
 fn lagrange_at(xs: &[u16], weights: &[u16], t: u16, out: &mut [u16]) {
-    let count = xs.len().min(out.len());
-    let (out, xs) = (
-        out.get_mut(..count).unwrap_or_default(),
-        xs.get(..count).unwrap_or_default(),
-    );
-    let mut product = 1u16;
-    for (&x, slot) in xs.iter().zip(out.iter_mut()) {
-        *slot = t ^ x;
-        product = gf::mul(product, *slot);
+    let count = xs.len().min(weights.len()).min(out.len());
+    let out = out.get_mut(..count).unwrap_or_default();
+    let xs = xs.get(..count).unwrap_or_default();
+    let weights = weights.get(..count).unwrap_or_default();
+    let mut running = 1u16;
+    for (slot, &x) in out.iter_mut().zip(xs) {
+        *slot = running;
+        running = gf::mul(running, t ^ x);
     }
-    batch_invert(out);
-    for (slot, &w) in out.iter_mut().zip(weights) {
-        *slot = gf::mul(gf::mul(*slot, w), product);
+    let mut running = 1u16;
+    for ((slot, &x), &w) in out.iter_mut().zip(xs).zip(weights).rev() {
+        *slot = gf::mul(gf::mul(*slot, running), w);
+        running = gf::mul(running, t ^ x);
     }
-}
-
-/// The 16 symbols of `chunk` as field elements.
-fn symbols(chunk: &[u8]) -> impl Iterator<Item = u16> + '_ {
-    chunk.chunks_exact(2).map(|pair| {
-        u16::from_be_bytes([
-            pair.first().copied().unwrap_or(0),
-            pair.get(1).copied().unwrap_or(0),
-        ])
-    })
 }
 
 /// `sum_i basis[i] * rows[i]`, symbol by symbol: one output chunk from `rows` (chunks of
 /// 32 bytes) and their Lagrange coefficients.
 fn combine<'a>(rows: impl Iterator<Item = &'a [u8]>, basis: &[u16]) -> [u8; CHUNK_LEN] {
-    // Carry-less products are summed (XORed) unreduced and reduced once per symbol.
+    // Carry-less products are summed (XORed) unreduced, two symbols per multiplication,
+    // and reduced once per symbol.
     let mut sums = [0u32; SYMBOLS];
     for (row, &coefficient) in rows.zip(basis) {
-        for (sum, symbol) in sums.iter_mut().zip(symbols(row)) {
-            *sum ^= gf::clmul(symbol, coefficient);
+        for (pair, sum) in row.chunks_exact(4).zip(sums.chunks_exact_mut(2)) {
+            if let ([a0, a1, b0, b1], [first, second]) = (pair, sum) {
+                let (x, y) = gf::clmul2(
+                    u16::from_be_bytes([*a0, *a1]),
+                    u16::from_be_bytes([*b0, *b1]),
+                    coefficient,
+                );
+                *first ^= x;
+                *second ^= y;
+            }
         }
     }
     let mut out = [0u8; CHUNK_LEN];

@@ -3,7 +3,9 @@
 
 use core::fmt;
 
-use hush_core::kdf::{HmacSha256Key, constant_time_eq, hkdf_sha256_parts};
+use hush_core::kdf::{
+    HmacSha256Key, constant_time_eq, hkdf_sha256_parts, hkdf_sha256_zero_salt_parts,
+};
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -107,7 +109,7 @@ impl fmt::Debug for MessageKey {
 /// The chain's first keys from the auth key: (next root, A2B seed, B2A seed).
 pub(crate) fn chain_start(auth_key: &[u8; KEY_LEN]) -> Result<(Secret32, Secret32, Secret32)> {
     let mut okm = Zeroizing::new([0u8; 3 * KEY_LEN]);
-    hkdf_sha256_parts(&[], auth_key, &[CHAIN_START], &mut okm[..])?;
+    hkdf_sha256_zero_salt_parts(auth_key, &[CHAIN_START], &mut okm[..])?;
     Ok(split3(&okm))
 }
 
@@ -131,12 +133,7 @@ pub(crate) fn chain_add_epoch(
 /// the key of `counter`.
 pub(crate) fn chain_next(seed: &Secret32, counter: u32) -> Result<(Secret32, MessageKey)> {
     let mut okm = Zeroizing::new([0u8; 2 * KEY_LEN]);
-    hkdf_sha256_parts(
-        &[],
-        &seed.0,
-        &[&counter.to_be_bytes(), CHAIN_NEXT],
-        &mut okm[..],
-    )?;
+    hkdf_sha256_zero_salt_parts(&seed.0, &[&counter.to_be_bytes(), CHAIN_NEXT], &mut okm[..])?;
     let (next, key) = okm.split_at(KEY_LEN);
     Ok((Secret32::from_slice(next), MessageKey::from_slice(key)))
 }
@@ -144,7 +141,7 @@ pub(crate) fn chain_next(seed: &Secret32, counter: u32) -> Result<(Secret32, Mes
 /// The epoch secret of `epoch` from the ML-KEM shared secret.
 pub(crate) fn epoch_secret(shared: &[u8; KEY_LEN], epoch: u64) -> Result<Secret32> {
     let mut okm = Zeroizing::new([0u8; KEY_LEN]);
-    hkdf_sha256_parts(&[], shared, &[SCKA_KEY, &epoch.to_be_bytes()], &mut okm[..])?;
+    hkdf_sha256_zero_salt_parts(shared, &[SCKA_KEY, &epoch.to_be_bytes()], &mut okm[..])?;
     Ok(Secret32(*okm))
 }
 
@@ -198,8 +195,7 @@ impl Authenticator {
         root.copy_from_slice(&self.root.0);
         rest.copy_from_slice(key);
         let mut okm = Zeroizing::new([0u8; 2 * KEY_LEN]);
-        hkdf_sha256_parts(
-            &[],
+        hkdf_sha256_zero_salt_parts(
             &ikm[..],
             &[AUTHENTICATOR_UPDATE, &epoch.to_be_bytes()],
             &mut okm[..],
