@@ -1,9 +1,9 @@
 //! SPQR's erasure code: a message cut into 32-byte chunks so that any `n` distinct chunks
 //! give it back, where `n` is the message length over 32.
 //!
-//! The message is read as big-endian 16-bit symbols in GF(2^16) (see [`gf`]). Symbol `j`
-//! is the value of polynomial `j mod 16` at `x = j / 16`, so a message of `n` chunks
-//! defines 16 polynomials of degree below `n`. Chunk `k` holds the 16 polynomials'
+//! The message is read as big-endian 16-bit symbols in GF(2^16) (reduction polynomial
+//! x^16 + x^12 + x^3 + x + 1, `0x1100B`). Symbol `j` is the value of polynomial `j mod 16`
+//! at `x = j / 16`, so a message of `n` chunks defines 16 polynomials of degree below `n`. Chunk `k` holds the 16 polynomials'
 //! values at `x = k`, each as two big-endian bytes. Chunks `0..n` are therefore the
 //! message itself (the code is systematic) and chunk `k >= n` is each polynomial's
 //! Lagrange interpolation evaluated at `k`. A sender hands out chunks `0, 1, 2, ...`, one
