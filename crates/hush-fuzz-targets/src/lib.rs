@@ -83,6 +83,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("spqr_payload", spqr::spqr_payload),
     ("spqr_state", spqr::spqr_state),
     ("spqr_chunks", spqr::spqr_chunks),
+    ("spqr_interaction", spqr::spqr_interaction),
 ];
 
 /// The target registered under `name`, if any.

@@ -188,3 +188,111 @@ fn unexpected(what: &str, error: &hush_spqr::Error) -> ! {
         panic!("{what}: unexpected error {error:?}")
     }
 }
+
+/// A payload in flight and the key its sender derived.
+type InFlight = (Vec<u8>, Option<[u8; 32]>);
+
+/// Most operations one [`spqr_interaction`] input runs.
+pub const MAX_INTERACTION_OPS: usize = 256;
+
+/// Two parties exchanging SPQR payloads over a network the input controls: sends, losses,
+/// deliveries in any order, replays, tampered deliveries and reloads. Whatever happens:
+/// nothing panics; a refused payload leaves the receiver byte-identical; a replay of a
+/// delivered payload is refused; and every accepted genuine payload gives the sender's key
+/// (even after tampering, which may stall the braid but never yields a wrong key).
+///
+/// Input: a first byte choosing the chain limits (odd: a jump of 8, 4 keys kept), then
+/// pairs of (operation, argument) bytes.
+pub fn spqr_interaction(data: &[u8]) {
+    let Some((&first, ops)) = data.split_first() else {
+        return;
+    };
+    let params = if first % 2 == 1 {
+        ChainParams::new(8, 4).unwrap_or_else(|error| unexpected("chain limits", &error))
+    } else {
+        ChainParams::default()
+    };
+    let new = |direction| {
+        SpqrState::new(&FIXED_AUTH_KEY, direction, Version::V1, Version::V1, params)
+            .unwrap_or_else(|error| unexpected("starting a state", &error))
+    };
+    let mut states = [new(Direction::A2B), new(Direction::B2A)];
+    let mut rngs = [test_rng(1), test_rng(2)];
+    // Payloads in flight to each party, with the key their sender derived.
+    let mut inboxes: [Vec<InFlight>; 2] = [Vec::new(), Vec::new()];
+    let mut delivered: [Option<Vec<u8>>; 2] = [None, None];
+    for pair in ops.chunks_exact(2).take(MAX_INTERACTION_OPS) {
+        let (op, arg) = (
+            pair.first().copied().unwrap_or(0),
+            pair.get(1).copied().unwrap_or(0),
+        );
+        let me = usize::from(op & 1);
+        let (Some(state), Some(rng)) = (states.get_mut(me), rngs.get_mut(me)) else {
+            return;
+        };
+        match (op >> 1) % 6 {
+            0 | 1 => {
+                let sent = state
+                    .send(rng)
+                    .unwrap_or_else(|error| unexpected("sending", &error));
+                let key = sent.message_key().map(|k| *k.as_bytes());
+                if arg % 8 != 0
+                    && let Some(inbox) = inboxes.get_mut(1 - me)
+                {
+                    inbox.push((sent.payload().to_vec(), key));
+                }
+            }
+            2 | 3 => {
+                let Some(inbox) = inboxes.get_mut(me).filter(|inbox| !inbox.is_empty()) else {
+                    continue;
+                };
+                let at = usize::from(arg) % inbox.len();
+                let (payload, key) = inbox.remove(at);
+                let tamper = (op >> 1) % 6 == 3 && arg >= 128;
+                let mut bytes = payload.clone();
+                if tamper {
+                    let position = usize::from(arg) % bytes.len().max(1);
+                    if let Some(byte) = bytes.get_mut(position) {
+                        *byte ^= 1 << (arg % 8);
+                    }
+                }
+                let before = state.encode();
+                match state.plan_recv(&bytes) {
+                    Ok(plan) => {
+                        if !tamper {
+                            assert!(
+                                plan.message_key().map(|k| *k.as_bytes()) == key,
+                                "a genuine payload gave another key"
+                            );
+                        }
+                        if let Err(error) = state.apply_recv(plan) {
+                            unexpected("applying a fresh receive plan", &error);
+                        }
+                        if !tamper && let Some(slot) = delivered.get_mut(me) {
+                            *slot = Some(payload);
+                        }
+                    }
+                    Err(_) => assert_eq!(*state.encode(), *before, "a refusal changed the state"),
+                }
+            }
+            4 => {
+                let Some(Some(payload)) = delivered.get(me) else {
+                    continue;
+                };
+                let before = state.encode();
+                assert!(state.plan_recv(payload).is_err(), "a replay was accepted");
+                assert_eq!(
+                    *state.encode(),
+                    *before,
+                    "a refused replay changed the state"
+                );
+            }
+            _ => {
+                let bytes = state.encode();
+                *state = SpqrState::decode(&bytes)
+                    .unwrap_or_else(|error| unexpected("reloading a state", &error));
+                assert_eq!(*state.encode(), *bytes, "state does not round-trip");
+            }
+        }
+    }
+}

@@ -336,6 +336,10 @@ impl SpqrState {
 
     /// Applies a send planned by this state.
     ///
+    /// A plan belongs to the state that made it as it was then: applying any plan moves
+    /// the state on, and every other plan made before becomes stale. (A clone counts as
+    /// the same state until one of the two changes.)
+    ///
     /// # Errors
     ///
     /// [`Error::StalePlan`] if `plan` was made by another state or before another plan
@@ -448,7 +452,8 @@ impl SpqrState {
         })
     }
 
-    /// Applies a receive planned by this state (after the message authenticated).
+    /// Applies a receive planned by this state (after the message authenticated). Plans
+    /// belong to states as described at [`SpqrState::apply_send`].
     ///
     /// # Errors
     ///
