@@ -559,18 +559,11 @@ impl Braid {
     }
 
     pub(crate) fn apply_recv(&mut self, step: BraidRecv) {
-        let placeholder = Self::KeysUnsampled(Common {
-            epoch: 0,
-            auth: Authenticator::from_parts(
-                Secret32::from_bytes([0; 32]),
-                Secret32::from_bytes([0; 32]),
-            ),
-        });
-        let old = mem::replace(self, placeholder);
-        *self = match (old, step) {
-            (old, BraidRecv::Nothing) => old,
-            (mut old, BraidRecv::AddChunk(chunk)) => {
-                match &mut old {
+        // The common steps change the state in place.
+        let step = match step {
+            BraidRecv::Nothing => return,
+            BraidRecv::AddChunk(chunk) => {
+                match self {
                     Self::HeaderSent { ct1: decoder, .. }
                     | Self::EkSentCt1Received { ct2: decoder, .. }
                     | Self::NoHeaderReceived {
@@ -582,8 +575,20 @@ impl Braid {
                     }
                     _ => {}
                 }
-                old
+                return;
             }
+            transition => transition,
+        };
+        // A transition moves the old state's fields into the new one.
+        let placeholder = Self::KeysUnsampled(Common {
+            epoch: 0,
+            auth: Authenticator::from_parts(
+                Secret32::from_bytes([0; 32]),
+                Secret32::from_bytes([0; 32]),
+            ),
+        });
+        let old = mem::replace(self, placeholder);
+        *self = match (old, step) {
             (Self::KeysSampled { common, seed, .. }, BraidRecv::Ct1Started { chunk, ek }) => {
                 let mut ct1 = Decoder::for_chunks(CT1_CHUNKS);
                 ct1.add(&chunk);
