@@ -30,6 +30,7 @@ pub mod facade;
 pub mod group;
 pub mod prekey;
 pub mod ratchet;
+pub mod spqr;
 pub mod store;
 pub mod vault;
 
@@ -79,6 +80,10 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("store_user_sessions", store::store_user_sessions),
     ("facade_interaction", facade::facade_interaction),
     ("facade_linking_state", client::facade_linking_state),
+    ("spqr_payload", spqr::spqr_payload),
+    ("spqr_state", spqr::spqr_state),
+    ("spqr_chunks", spqr::spqr_chunks),
+    ("spqr_interaction", spqr::spqr_interaction),
 ];
 
 /// The target registered under `name`, if any.

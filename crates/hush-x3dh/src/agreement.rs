@@ -58,11 +58,13 @@ pub struct ResponderPreKeys<'a> {
     pub kem_prekey: Option<&'a KemSecretKey>,
 }
 
-/// The first root key and chain key both sides derive.
+/// The first root key and chain key both sides derive, and in PQXDH the SPQR auth key.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct SessionSecrets {
     root_key: [u8; 32],
     chain_key: [u8; 32],
+    /// PQXDH's third 32 output bytes; `None` in classic X3DH, which derives only 64.
+    spqr_auth_key: Option<[u8; 32]>,
 }
 
 impl SessionSecrets {
@@ -78,13 +80,26 @@ impl SessionSecrets {
     pub const fn chain_key(&self) -> &[u8; 32] {
         &self.chain_key
     }
+
+    /// The auth key the Sparse Post-Quantum Ratchet (`hush-spqr`) starts from: bytes 64..96
+    /// of PQXDH's output, as libsignal derives it. `None` for classic X3DH, which has no
+    /// post-quantum part.
+    #[must_use]
+    pub const fn spqr_auth_key(&self) -> Option<&[u8; 32]> {
+        self.spqr_auth_key.as_ref()
+    }
 }
 
 impl PartialEq for SessionSecrets {
     fn eq(&self, other: &Self) -> bool {
         let root = constant_time_eq(&self.root_key, &other.root_key);
         let chain = constant_time_eq(&self.chain_key, &other.chain_key);
-        root & chain
+        let spqr = match (&self.spqr_auth_key, &other.spqr_auth_key) {
+            (Some(a), Some(b)) => constant_time_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        root & chain & spqr
     }
 }
 
@@ -261,8 +276,7 @@ impl SecretInput {
     }
 
     fn derive(&self, mode: AgreementMode) -> Result<SessionSecrets> {
-        // PQXDH derives a third 32-byte key for SPQR; with SPQR off it is unused, but it is
-        // part of the output so that the first two keys match libsignal's.
+        // PQXDH derives a third 32-byte key, SPQR's auth key; classic X3DH derives two.
         let mut okm = Zeroizing::new([0u8; 96]);
         let (info, len) = match mode {
             AgreementMode::Pqxdh => (PQXDH_INFO, 96),
@@ -273,6 +287,7 @@ impl SecretInput {
         let mut secrets = SessionSecrets {
             root_key: [0; 32],
             chain_key: [0; 32],
+            spqr_auth_key: None,
         };
         secrets
             .root_key
@@ -280,6 +295,10 @@ impl SecretInput {
         secrets
             .chain_key
             .copy_from_slice(okm.get(32..64).unwrap_or(&[0; 32]));
+        if mode == AgreementMode::Pqxdh {
+            let auth_key = secrets.spqr_auth_key.insert([0; 32]);
+            auth_key.copy_from_slice(okm.get(64..96).unwrap_or(&[0; 32]));
+        }
         Ok(secrets)
     }
 }

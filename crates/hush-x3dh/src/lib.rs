@@ -7,7 +7,8 @@
 //! The initiator ([`initiate`]) checks the bundle's two prekey signatures, draws its base
 //! key and encapsulates to the KEM prekey; the responder ([`respond`]) recomputes the same
 //! secret from its prekeys. Both end with the same [`SessionSecrets`]: the first root key
-//! and chain key of the Double Ratchet (`hush-ratchet`). Randomness comes from the
+//! and chain key of the Double Ratchet (`hush-ratchet`) and, in PQXDH, the auth key the
+//! Sparse Post-Quantum Ratchet starts from (`hush-spqr`). Randomness comes from the
 //! caller's RNG in libsignal's order (base key, then KEM encapsulation), so recorded
 //! libsignal sessions replay.
 //!

@@ -78,8 +78,11 @@ impl Bob {
     }
 }
 
-/// Root key and chain key by the specifications' formula.
-fn expected_secrets(parts: &[&[u8]], mode: AgreementMode) -> ([u8; 32], [u8; 32]) {
+/// Root key, chain key and (PQXDH) SPQR auth key by the specifications' formula.
+fn expected_secrets(
+    parts: &[&[u8]],
+    mode: AgreementMode,
+) -> ([u8; 32], [u8; 32], Option<[u8; 32]>) {
     let mut ikm = vec![0xff; 32];
     for part in parts {
         ikm.extend_from_slice(part);
@@ -93,6 +96,7 @@ fn expected_secrets(parts: &[&[u8]], mode: AgreementMode) -> ([u8; 32], [u8; 32]
     (
         okm[..32].try_into().unwrap(),
         okm[32..64].try_into().unwrap(),
+        (len == 96).then(|| okm[64..96].try_into().unwrap()),
     )
 }
 
@@ -169,10 +173,15 @@ fn both_sides_agree_in_every_mode_and_match_the_formula() {
             if let Some(secret) = &kem_secret {
                 parts.push(secret.as_bytes());
             }
-            let (root, chain) = expected_secrets(&parts, mode);
+            let (root, chain, spqr) = expected_secrets(&parts, mode);
             assert_eq!(finished.root_key(), &root);
             assert_eq!(finished.chain_key(), &chain);
             assert_ne!(root, chain);
+            // PQXDH's third 32 bytes are SPQR's auth key, on both sides; classic X3DH
+            // derives none.
+            assert_eq!(finished.spqr_auth_key(), spqr.as_ref());
+            assert_eq!(started.secrets().spqr_auth_key(), spqr.as_ref());
+            assert_eq!(spqr.is_some(), pq);
         }
     }
 }
