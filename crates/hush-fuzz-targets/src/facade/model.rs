@@ -3,14 +3,17 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use hush::store::MemoryStore;
-use hush::{Address, Device};
+use hush::{Address, Device, DeviceEntry};
+use hush_core::IdentityKey;
 use hush_prekey::DeviceKeys;
 use hush_ratchet::limits::MAX_RECEIVER_CHAINS;
 use hush_test_support::test_rng;
 use rand_chacha::ChaCha20Rng;
 
 use super::fixture::{copy_store, fixture, snapshot};
-use super::{Dev, GROUP_COUNT, NOW, SLOTS, USERS, bug, must, slot_of, user_name, user_of};
+use super::{
+    Dev, GROUP_COUNT, NOW, SLOTS, USERS, bug, must, primary_of, slot_of, user_name, user_of,
+};
 
 /// What a pairwise envelope carries, as the sender meant it.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -41,8 +44,8 @@ pub(super) enum Body {
         chain: u32,
         iteration: u32,
         plaintext: Vec<u8>,
-        /// The member devices when it was sent.
-        intended: BTreeSet<usize>,
+        /// The member devices when it was sent: (slot, generation).
+        intended: BTreeSet<(usize, usize)>,
     },
 }
 
@@ -51,9 +54,35 @@ pub(super) struct InFlight {
     /// Unique per send; increasing in send order (a group message's copies share it).
     pub(super) id: u64,
     pub(super) from: usize,
+    /// The generation of the identity that made it (see [`Run::generation`]): a thief's
+    /// envelopes carry the generation it had.
+    pub(super) from_gen: usize,
     pub(super) to: usize,
+    /// The generation of the identity it was made for.
+    pub(super) to_gen: usize,
     pub(super) body: Body,
 }
+
+/// A device replaced under its device id, kept by whoever has it: it keeps its store
+/// and tries to read and to post under its old address.
+pub(super) struct Thief {
+    pub(super) slot: usize,
+    pub(super) generation: usize,
+    pub(super) device: Dev,
+    /// Per slot: the generation its store knows (the one each slot had when it was
+    /// replaced), which its envelopes are made for.
+    pub(super) seen: [usize; SLOTS.len()],
+    /// Ids of what it decrypted.
+    pub(super) decrypted: BTreeSet<u64>,
+}
+
+/// A sender's current chain for a group and the member identities (slot, generation)
+/// it gave that chain.
+pub(super) type Given = (u32, BTreeSet<(usize, usize)>);
+
+/// A chain a device holds from a sender: (chain, first iteration held, generation of
+/// the identity that distributed it).
+pub(super) type HeldChain = (u32, u32, usize);
 
 /// A list a device not made yet has to accept: (user, signed list, the devices it names).
 pub(super) type PendingList = (usize, Vec<u8>, BTreeSet<usize>);
@@ -74,13 +103,31 @@ pub(super) struct Run {
     pub(super) decrypted: BTreeSet<(usize, u64)>,
     /// (receiver, sender) → ids of the pairwise envelopes that decrypted.
     pub(super) pair_decrypts: BTreeMap<(usize, usize), Vec<u64>>,
-    /// (receiver, sender, group) → chains held, newest first, with the first iteration.
-    pub(super) chains: BTreeMap<(usize, usize, usize), Vec<(u32, u32)>>,
-    /// (sender, group) → the current chain and the devices it was given.
-    pub(super) given: BTreeMap<(usize, usize), (u32, BTreeSet<usize>)>,
+    /// (receiver, sender, group) → chains held, newest first.
+    pub(super) chains: BTreeMap<(usize, usize, usize), Vec<HeldChain>>,
+    /// (sender, group) → the current chain and the devices (slot, generation) it was
+    /// given.
+    pub(super) given: BTreeMap<(usize, usize), Given>,
     /// (device, group) → the other users the device's sender-key tracker holds as
     /// members (those of its last group send, less those it removed since).
     pub(super) tracked: BTreeMap<(usize, usize), BTreeSet<usize>>,
+    /// Per slot: which identity holds it, 0 for the fixture's and one more per
+    /// replacement.
+    pub(super) generation: [usize; SLOTS.len()],
+    /// Per slot: the identity key it has now.
+    pub(super) keys: Vec<IdentityKey>,
+    /// (device, other slot) → the generation of the other slot's identity the device
+    /// recorded (0 when absent: every fixture device recorded every fixture identity).
+    pub(super) accepted: BTreeMap<(usize, usize), usize>,
+    /// Per user: its current signed list.
+    pub(super) lists: Vec<Vec<u8>>,
+    /// Per slot: its entry on its account's list (companions only), with the key it has
+    /// now.
+    pub(super) entries: Vec<Option<DeviceEntry>>,
+    /// Replaced devices.
+    pub(super) thieves: Vec<Thief>,
+    /// Every group message sent (one copy each), for deliveries to anyone.
+    pub(super) group_log: Vec<InFlight>,
     pub(super) rng: ChaCha20Rng,
     pub(super) next_id: u64,
 }
@@ -105,6 +152,21 @@ impl Run {
             pair_decrypts: BTreeMap::new(),
             chains: BTreeMap::new(),
             given: BTreeMap::new(),
+            generation: [0; SLOTS.len()],
+            keys: fx.devices.iter().map(Device::identity_key).collect(),
+            accepted: BTreeMap::new(),
+            lists: (0..USERS.len())
+                .map(|user| {
+                    let primary = fx
+                        .devices
+                        .get(primary_of(user))
+                        .unwrap_or_else(|| bug("no primary"));
+                    must("own list", primary.own_device_list())
+                })
+                .collect(),
+            entries: fx.entries.clone(),
+            thieves: Vec::new(),
+            group_log: Vec::new(),
             rng: test_rng(seed),
             next_id: 0,
         }
@@ -200,7 +262,8 @@ impl Run {
             .is_some_and(|ids| ids.iter().filter(|&&i| i > item.id).count() >= MAX_RECEIVER_CHAINS)
     }
 
-    /// Whether `to` holds the chain of a group message from `from`.
+    /// Whether `to` holds the chain of a group message from `from`, distributed by the
+    /// identity `from` has now.
     pub(super) fn holds(
         &self,
         to: usize,
@@ -209,10 +272,64 @@ impl Run {
         chain: u32,
         iteration: u32,
     ) -> bool {
+        let now = self.gen_of(from);
         self.chains.get(&(to, from, group)).is_some_and(|held| {
             held.iter()
-                .any(|&(c, first)| c == chain && first <= iteration)
+                .any(|&(c, first, by)| c == chain && first <= iteration && by == now)
         })
+    }
+
+    /// Whether `to` holds `chain` from `from` at all, and from which generation.
+    pub(super) fn held_by(
+        &self,
+        to: usize,
+        from: usize,
+        group: usize,
+        chain: u32,
+    ) -> Option<usize> {
+        self.chains
+            .get(&(to, from, group))
+            .and_then(|held| held.iter().find(|&&(c, _, _)| c == chain))
+            .map(|&(_, _, by)| by)
+    }
+
+    /// The generation of the identity that holds `slot` now.
+    pub(super) fn gen_of(&self, slot: usize) -> usize {
+        self.generation.get(slot).copied().unwrap_or(0)
+    }
+
+    /// The identity key `slot` has now.
+    pub(super) fn key_of(&self, slot: usize) -> IdentityKey {
+        self.keys
+            .get(slot)
+            .copied()
+            .unwrap_or_else(|| bug("slot out of range"))
+    }
+
+    /// Whether `device` recorded the identity `other` has now.
+    pub(super) fn has_accepted(&self, device: usize, other: usize) -> bool {
+        self.accepted.get(&(device, other)).copied().unwrap_or(0) == self.gen_of(other)
+    }
+
+    /// The devices of `slots` whose current identity `device` has not recorded: a send
+    /// to them reports `IdentityChanged` until it accepts them.
+    pub(super) fn unaccepted(
+        &self,
+        device: usize,
+        slots: impl IntoIterator<Item = usize>,
+    ) -> BTreeSet<usize> {
+        slots
+            .into_iter()
+            .filter(|&other| !self.has_accepted(device, other))
+            .collect()
+    }
+
+    /// `slots` with the generation each has now.
+    pub(super) fn with_gen(
+        &self,
+        slots: impl IntoIterator<Item = usize>,
+    ) -> BTreeSet<(usize, usize)> {
+        slots.into_iter().map(|s| (s, self.gen_of(s))).collect()
     }
 
     pub(super) fn snapshot(&mut self, slot: usize) -> Vec<Vec<u8>> {

@@ -14,7 +14,9 @@ impl Run {
     pub(super) fn deliver(&mut self, item: &InFlight, at: usize, claimed: usize) {
         self.ensure(at);
         let already = self.decrypted.contains(&(at, item.id));
-        let sender_listed = self.is_linked(item.from);
+        // The sender is on its list with the identity that made the item (not replaced
+        // under its device id since).
+        let sender_current = self.is_linked(item.from) && item.from_gen == self.gen_of(item.from);
         let genuine = claimed == item.from && !already;
         match &item.body {
             Body::Pairwise {
@@ -22,8 +24,15 @@ impl Run {
                 bytes,
                 expect,
             } => {
-                let must_decrypt =
-                    genuine && at == item.to && sender_listed && !self.may_be_dropped(at, item);
+                // Made for this device: its address and the identity it has now.
+                let for_me = at == item.to && item.to_gen == self.gen_of(at);
+                // `at` recorded the identity the claimed sender's list gives it now.
+                let trusted = self.has_accepted(at, claimed);
+                let must_decrypt = genuine
+                    && for_me
+                    && sender_current
+                    && trusted
+                    && !self.may_be_dropped(at, item);
                 let before = (!must_decrypt).then(|| self.snapshot(at));
                 let result = {
                     let Self { devices, rng, .. } = self;
@@ -33,14 +42,24 @@ impl Run {
                     Ok(received) => {
                         assert!(!already, "#{}: decrypted twice", item.id);
                         assert_eq!(at, item.to, "#{}: a misrouted envelope decrypted", item.id);
+                        assert!(
+                            for_me,
+                            "#{}: read by the identity that replaced the one it was made for",
+                            item.id
+                        );
                         assert_eq!(
                             claimed, item.from,
                             "#{}: decrypted under another sender",
                             item.id
                         );
                         assert!(
-                            sender_listed,
-                            "#{}: accepted from an unlisted device",
+                            sender_current,
+                            "#{}: accepted from an unlisted or replaced device",
+                            item.id
+                        );
+                        assert!(
+                            trusted,
+                            "#{}: accepted from a changed identity not accepted",
                             item.id
                         );
                         assert_eq!(received.from, address(item.from), "wrong sender reported");
@@ -61,18 +80,45 @@ impl Run {
                                 item.id
                             ));
                         }
-                        if genuine && at == item.to {
-                            if sender_listed {
+                        if claimed != at && self.is_linked(claimed) && !trusted {
+                            // Checked before anything else is read.
+                            assert!(
+                                matches!(
+                                    &error,
+                                    Error::IdentityChanged { address: a, identity_key }
+                                        if *a == address(claimed)
+                                            && *identity_key == self.key_of(claimed)
+                                ),
+                                "#{}: from a changed identity not accepted: {error:?}",
+                                item.id
+                            );
+                        } else if genuine && for_me {
+                            if sender_current {
                                 assert_eq!(
                                     error,
                                     Error::Session(hush_ratchet::Error::DecryptionFailed),
                                     "#{}: an old envelope failed otherwise",
                                     item.id
                                 );
-                            } else {
+                            } else if !self.is_linked(item.from) {
                                 assert!(
                                     matches!(error, Error::UntrustedDevice { .. }),
                                     "#{}: unlisted sender refused with {error:?}",
+                                    item.id
+                                );
+                            } else {
+                                // Made by the identity the sender's address had before:
+                                // refused for that identity, or for want of its session.
+                                assert!(
+                                    matches!(
+                                        error,
+                                        Error::UntrustedDevice { .. }
+                                            | Error::Session(
+                                                hush_ratchet::Error::NoSession
+                                                    | hush_ratchet::Error::DecryptionFailed
+                                            )
+                                    ),
+                                    "#{}: a replaced sender refused with {error:?}",
                                     item.id
                                 );
                             }
@@ -100,7 +146,7 @@ impl Run {
                     user_of(slot) == user_of(at) || member_users.contains(&user_of(slot))
                 };
                 let must_decrypt = genuine
-                    && sender_listed
+                    && sender_current
                     && is_member(item.from)
                     && self.holds(at, item.from, *group, *chain, *iteration);
                 let before = (!must_decrypt).then(|| self.snapshot(at));
@@ -113,9 +159,12 @@ impl Run {
                         assert!(!already, "group #{}: decrypted twice", item.id);
                         assert_eq!(claimed, item.from, "group #{}: another sender", item.id);
                         assert!(
-                            intended.contains(&at),
-                            "group #{}: read by a device that was not a member",
-                            item.id
+                            intended.contains(&(at, self.gen_of(at))),
+                            "group #{}: read by {} (generation {}), which was not a member \
+                             device when it was sent",
+                            item.id,
+                            address(at),
+                            self.gen_of(at)
                         );
                         assert!(
                             must_decrypt,
@@ -138,6 +187,28 @@ impl Run {
                             assert!(
                                 matches!(error, Error::NotGroupMember { .. }),
                                 "group #{}: a non-member refused for another reason ({error:?})",
+                                item.id
+                            );
+                        } else if claimed == item.from
+                            && claimed != at
+                            && self.is_linked(claimed)
+                            && item.from_gen != self.gen_of(claimed)
+                        {
+                            // A replaced device's message under the address its successor
+                            // holds: refused for the chain's distributor while `at` holds
+                            // that chain, for want of a chain otherwise.
+                            let fits = match self.held_by(at, claimed, *group, *chain) {
+                                Some(by) if by != self.gen_of(claimed) => {
+                                    matches!(error, Error::UntrustedDevice { .. })
+                                }
+                                _ => matches!(
+                                    error,
+                                    Error::Group(hush_group::Error::NoSenderKeyState { .. })
+                                ),
+                            };
+                            assert!(
+                                fits,
+                                "group #{}: a replaced device's message refused with {error:?}",
                                 item.id
                             );
                         }
@@ -194,12 +265,16 @@ impl Run {
             ) => {
                 let fx = fixture();
                 assert_eq!(Some(distribution_id), fx.groups.get(*group));
+                // Bound to the identity that sent it: chains of another identity at
+                // that address are dropped.
+                let by = item.from_gen;
                 let held = self.chains.entry((at, item.from, *group)).or_default();
-                let first = match held.iter().position(|&(c, _)| c == *chain) {
+                held.retain(|&(_, _, other)| other == by);
+                let first = match held.iter().position(|&(c, _, _)| c == *chain) {
                     Some(i) => held.remove(i).1,
                     None => *iteration,
                 };
-                held.insert(0, (*chain, first));
+                held.insert(0, (*chain, first, by));
                 held.truncate(MAX_SENDER_KEY_STATES);
             }
             (kind, expect) => bug(&format!("#{}: received {kind:?}, sent {expect:?}", item.id)),
