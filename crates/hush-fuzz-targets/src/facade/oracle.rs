@@ -159,6 +159,18 @@ impl Run {
                         assert!(!already, "group #{}: decrypted twice", item.id);
                         assert_eq!(claimed, item.from, "group #{}: another sender", item.id);
                         assert!(
+                            sender_current,
+                            "group #{}: accepted from a device replaced under its device id \
+                             (or unlisted) since it sent",
+                            item.id
+                        );
+                        assert!(
+                            is_member(claimed),
+                            "group #{}: accepted from {}, whose user is not a member",
+                            item.id,
+                            address(claimed)
+                        );
+                        assert!(
                             intended.contains(&(at, self.gen_of(at))),
                             "group #{}: read by {} (generation {}), which was not a member \
                              device when it was sent",
