@@ -1,5 +1,7 @@
 //! Targets for `hush-group`: the two libsignal message decoders, hush's record and
-//! tracker decoders, and a stateful target with one sender and two receivers.
+//! tracker decoders, a stateful target with one sender and two receivers
+//! ([`group_interaction`]), and one over a sender's membership bookkeeping across
+//! identity changes ([`group_membership`], in `group/membership.rs`).
 //!
 //! The messages keep the bytes they were decoded from (the signature covers them), so the
 //! message targets check `decode(bytes(decode(x))) == decode(x)` and that the kept bytes
@@ -15,6 +17,10 @@ use hush_group::{
     SenderKeyTracker,
 };
 use hush_test_support::test_rng;
+
+mod membership;
+
+pub use membership::{MAX_MEMBERSHIP_OPS, group_membership};
 
 /// The distribution id of the fixed sender whose messages [`sender_key_message`] tries
 /// to decrypt (and whose messages the seed corpus holds).
@@ -528,6 +534,13 @@ mod tests {
             ("sender_key_tracker", "one-holder", tracker.encode()),
             ("sender_key_tracker", "rotation-pending", rotating.encode()),
         ]
+        .into_iter()
+        .chain(
+            membership::tests::seeds()
+                .into_iter()
+                .map(|(name, bytes, _)| ("group_membership", name, bytes)),
+        )
+        .collect()
     }
 
     #[test]

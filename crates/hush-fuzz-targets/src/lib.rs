@@ -56,6 +56,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sender_key_record", group::sender_key_record),
     ("sender_key_tracker", group::sender_key_tracker),
     ("group_interaction", group::group_interaction),
+    ("group_membership", group::group_membership),
     ("distribution_id", group::distribution_id),
     ("prekey_bundle", prekey::prekey_bundle),
     ("prekey_upload", prekey::prekey_upload),
