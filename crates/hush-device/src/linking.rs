@@ -30,7 +30,7 @@ use crate::history::{HistoryHandOff, HistoryKey, TranscriptHash};
 use crate::labels;
 use crate::limits::{LINKING_GRACE_MS, MAX_OFFER_LIFETIME_MS, MAX_SERVER_REFERENCE_LEN};
 use crate::offer::{LinkingOffer, LinkingSecret, MAX_OFFER_LEN};
-use crate::seen::SeenOffers;
+use crate::seen::{SeenOffers, latest_expiry};
 
 /// Version byte of [`LinkingMessage`] and [`Countersignature`].
 pub const MESSAGE_VERSION: u8 = 1;
@@ -213,8 +213,9 @@ impl LinkingMessage {
     /// # Errors
     ///
     /// [`Error::UnknownVersion`] for a version byte other than [`MESSAGE_VERSION`];
-    /// [`Error::Malformed`]`("linking message")` for an empty input or a length outside
-    /// [`MIN_LINKING_MESSAGE_LEN`]..=[`MAX_LINKING_MESSAGE_LEN`].
+    /// [`Error::Malformed`]`("linking message")` for an empty input, a length outside
+    /// [`MIN_LINKING_MESSAGE_LEN`]..=[`MAX_LINKING_MESSAGE_LEN`], or an ephemeral key
+    /// that is not canonical (top bit set, or not below 2^255 - 19).
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         const WHAT: &str = "linking message";
         check_version(bytes, MESSAGE_VERSION, WHAT)?;
@@ -224,6 +225,9 @@ impl LinkingMessage {
         let mut r = Reader::new(bytes, WHAT);
         r.u8()?;
         let ephemeral = PublicKey::from_montgomery_bytes(r.array()?);
+        if !ephemeral.is_canonical() {
+            return Err(Error::Malformed(WHAT));
+        }
         let ciphertext = r.rest().to_vec();
         Ok(Self {
             ephemeral,
@@ -532,8 +536,12 @@ impl PrimaryLinking {
     ///
     /// # Errors
     ///
-    /// [`Error::Expired`] if `now_ms` is past the offer's expiry; [`Error::Replayed`] if
-    /// `seen` already holds the offer; [`Error::Malformed`]`("companion device id")` for
+    /// [`Error::Expired`] if `now_ms` is past the offer's expiry;
+    /// [`Error::Malformed`]`("offer lifetime")` if the offer expires later than `now_ms`
+    /// plus [`MAX_OFFER_LIFETIME_MS`] plus
+    /// [`MAX_OFFER_CLOCK_SKEW_MS`](crate::limits::MAX_OFFER_CLOCK_SKEW_MS) (a hand-made,
+    /// long-lived offer: a companion never makes one); [`Error::Replayed`] if `seen`
+    /// already holds the offer; [`Error::Malformed`]`("companion device id")` for
     /// device id 0 or 1; [`Error::Malformed`]`("offer ephemeral key")` for a small-order
     /// ephemeral key; [`Error::SeenOffersFull`].
     pub fn accept<R: CryptoRng + ?Sized>(
@@ -546,6 +554,9 @@ impl PrimaryLinking {
     ) -> Result<(Self, LinkingMessage)> {
         if now_ms > offer.expires_at_ms {
             return Err(Error::Expired);
+        }
+        if offer.expires_at_ms > latest_expiry(now_ms) {
+            return Err(Error::Malformed("offer lifetime"));
         }
         if seen.contains(&offer.id()) {
             return Err(Error::Replayed);

@@ -125,7 +125,8 @@ impl LinkingOffer {
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`]`("linking offer")` for an empty input, a wrong length, a bad
+    /// [`Error::Malformed`]`("linking offer")` for an empty input, a wrong length, an
+    /// ephemeral key that is not canonical (top bit set, or not below 2^255 - 19), a bad
     /// identity key, an empty or over-long server reference or trailing bytes;
     /// [`Error::UnknownVersion`] for a version byte other than [`OFFER_VERSION`].
     pub fn decode(bytes: &[u8]) -> Result<Self> {
@@ -137,6 +138,11 @@ impl LinkingOffer {
         let mut r = Reader::new(bytes, WHAT);
         r.u8()?;
         let ephemeral = PublicKey::from_montgomery_bytes(r.array()?);
+        // One encoding per key: X25519 ignores the top bit (and reduces modulo p), so a
+        // replay with that bit flipped would be the same offer under another id.
+        if !ephemeral.is_canonical() {
+            return Err(Error::Malformed(WHAT));
+        }
         let secret = LinkingSecret(r.array()?);
         let companion_identity = r.identity_key()?;
         let expires_at_ms = r.u64()?;

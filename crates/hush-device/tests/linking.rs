@@ -169,7 +169,9 @@ fn seen_offers_is_bounded_and_evicts_expired() {
         id[..8].copy_from_slice(&(i as u64).to_be_bytes());
         seen.insert(offer_id(id), NOW + 100, NOW).unwrap();
     }
-    let extra = offer_id([0xff; 32]);
+    let mut last = [0xff; 32];
+    last[31] = 0x3f; // canonical: below 2^255 - 19
+    let extra = offer_id(last);
     assert_eq!(
         seen.insert(extra, NOW + 100, NOW).unwrap_err(),
         Error::SeenOffersFull {
@@ -824,6 +826,9 @@ proptest! {
         expiry in any::<u64>(),
         reference in proptest::collection::vec(any::<u8>(), 1..=64),
     ) {
+        // A canonical ephemeral key: below 2^254, so below 2^255 - 19.
+        let mut eph = eph;
+        eph[31] &= 0x3f;
         let mut bytes = vec![1u8];
         bytes.extend_from_slice(&eph);
         bytes.extend_from_slice(&secret);

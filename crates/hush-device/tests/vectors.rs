@@ -253,7 +253,7 @@ fn invalid_linking_inputs_get_the_recorded_errors() {
                 let offer = LinkingOffer::decode(&unhex(&case["offer"])).unwrap();
                 let mut seen = SeenOffers::new();
                 if !case["seen_offer_ids"].as_array().unwrap().is_empty() {
-                    seen.insert(offer.id(), offer.expires_at_ms(), 0).unwrap();
+                    seen.insert(offer.id(), offer.expires_at_ms(), now).unwrap();
                 }
                 let assignment = CompanionAssignment {
                     device_id: u32::try_from(case["device_id"].as_u64().unwrap()).unwrap(),
