@@ -94,6 +94,12 @@ pub enum Error {
         address: Address,
     },
 
+    /// `Device::accept_changed_device_list` was given a list signed by the account key
+    /// already stored for its user: that is no account-key change (it may be a rollback
+    /// or an equivocation `Device::accept_device_list` refused). Nothing was stored.
+    #[error("the device list is signed by the account key already known for its user")]
+    AccountKeyUnchanged,
+
     /// There is no verified device list for the user: fetch it from the server first.
     #[error("no verified device list for this user")]
     NoDeviceList,

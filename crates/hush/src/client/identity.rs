@@ -149,10 +149,17 @@ impl<S: Store> Device<S> {
     /// `signed` as a first list (its own signature only), stores it, and records the
     /// identity key of every device on it as accepted (the account key vouches for them).
     ///
+    /// It accepts only a change: a list signed by the account key already stored for
+    /// `user` is refused with [`Error::AccountKeyUnchanged`] (after a `Rollback` or
+    /// `Equivocation` from [`Device::accept_device_list`] this call must not be the way
+    /// round it).
+    ///
     /// # Errors
     ///
     /// As [`Device::accept_device_list`], except that a different account key is what
-    /// this call accepts; [`Error::InvalidArgument`] for this account's own user.
+    /// this call accepts; [`Error::InvalidArgument`] for this account's own user;
+    /// [`Error::AccountKeyUnchanged`] if the stored list of `user` is signed by the same
+    /// account key. Nothing is stored on error.
     pub fn accept_changed_device_list(
         &self,
         user: &str,
@@ -165,6 +172,13 @@ impl<S: Store> Device<S> {
         }
         let mut tx = self.store.transaction()?;
         let verified = KnownDeviceLists::new(self.policy).verify(user.as_bytes(), signed)?;
+        if let Some(stored) = tx.device_list(user)? {
+            let stored = SignedDeviceList::decode(&stored)
+                .map_err(|_| Error::Store("stored device list does not decode"))?;
+            if stored.account_identity() == verified.account_identity() {
+                return Err(Error::AccountKeyUnchanged);
+            }
+        }
         tx.set_device_list(user, signed)?;
         for entry in verified.devices() {
             tx.set_remote_identity(&Address::new(user, entry.device_id)?, &entry.identity_key)?;
