@@ -24,8 +24,9 @@ pub(super) const AT_REST_NONE: u8 = 0;
 /// `meta.at_rest` of a database whose secret columns are sealed (AES-256-GCM).
 pub(super) const AT_REST_AES256_GCM: u8 = 1;
 
-/// An application-supplied key under which a [`SqliteStore`] encrypts every secret
-/// column (identity key pair, prekeys, sessions, sender keys). 32 bytes, wiped on drop.
+/// An application-supplied key under which a [`SqliteStore`](super::SqliteStore)
+/// encrypts every secret column (identity key pair, prekeys, sessions, sender keys). 32
+/// bytes, wiped on drop.
 ///
 /// Where it comes from is the app's business: the platform keystore, a key derived
 /// from a passphrase, a hardware-backed key. Losing it loses the device's state.
