@@ -476,13 +476,7 @@ impl<R: CryptoRng> Story<R> {
             message.len()
         );
         let now = self.now;
-        let linked = link.finish(
-            self.open("alice-laptop.db")?,
-            "alice",
-            &message,
-            now,
-            &mut self.rng,
-        )?;
+        let linked = link.finish(self.open("alice-laptop.db")?, &message, now, &mut self.rng)?;
         println!(
             "   the server relays the laptop's countersignature ({} bytes, encrypted)",
             linked.countersignature.len()

@@ -12,8 +12,11 @@ use crate::error::{Error, Result};
 use crate::labels;
 use crate::limits::{MAX_OFFER_TEXT_LEN, MAX_SERVER_REFERENCE_LEN};
 
-/// Version byte of the binary offer.
-pub const OFFER_VERSION: u8 = 1;
+/// Version byte of the binary offer. Version 2 has version 1's layout; it names the
+/// linking protocol of `docs/wire/linking.md` version 2 (user id in the metadata,
+/// membership signature in the countersignature), so a primary refuses a version-1
+/// companion's offer before answering it.
+pub const OFFER_VERSION: u8 = 2;
 
 /// Length of the linking secret.
 pub const LINKING_SECRET_LENGTH: usize = 32;

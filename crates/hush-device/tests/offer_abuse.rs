@@ -24,6 +24,7 @@ const NOW: u64 = 1_700_000_000_000;
 
 fn assignment() -> CompanionAssignment {
     CompanionAssignment {
+        user_id: b"alice".to_vec(),
         device_id: 2,
         key_index: 1,
     }
@@ -61,7 +62,7 @@ fn answer(
     now: u64,
     rng: &mut ChaCha20Rng,
 ) -> Result<(), Error> {
-    PrimaryLinking::accept(offer, account, assignment(), seen, now, rng).map(|_| ())
+    PrimaryLinking::accept(offer, account, &assignment(), seen, now, rng).map(|_| ())
 }
 
 /// Item 8: a QR code that never expires is a standing invitation; the primary refuses

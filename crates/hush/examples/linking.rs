@@ -69,14 +69,9 @@ fn main() -> Result<()> {
     let (pending, linking_message) = phone.accept_companion(&qr_text, NOW + 5_000, &mut rng)?;
     assert_eq!(pending.device_id(), 2);
 
-    // 3. The laptop checks the answer and becomes device 2 of "alice".
-    let linked = offer.finish(
-        MemoryStore::new(),
-        "alice",
-        &linking_message,
-        NOW + 6_000,
-        &mut rng,
-    )?;
+    // 3. The laptop checks the answer and becomes device 2 of "alice": the user id and
+    //    device id come from the phone's signature, not from the server.
+    let linked = offer.finish(MemoryStore::new(), &linking_message, NOW + 6_000, &mut rng)?;
     let laptop = linked.device;
     assert_eq!(laptop.address(), &Address::new("alice", 2)?);
     assert_eq!(laptop.account_key(), phone.account_key());

@@ -152,12 +152,21 @@ fn main() -> Result<()> {
     assert_eq!(device_lists.upload("bob", &v1)?.version(), 1);
 
     // Bob links a tablet: the primary signs version 2, which replaces version 1.
+    // (Linking gives the primary this entry; here the tablet's key is at hand: it
+    // consents to be bob.2 with its membership signature.)
     let tablet = IdentityKeyPair::generate(&mut rng);
     let entry = DeviceEntry {
         device_id: 2,
         identity_key: tablet.identity_key(),
         key_index: 1,
         added_at_ms: NOW,
+        membership_signature: hush_device::sign_membership(
+            &tablet,
+            bob.account_key(),
+            b"bob",
+            2,
+            &mut rng,
+        )?,
     };
     let v2 = bob.add_companion(entry, NOW, &mut rng)?;
     let verified = device_lists.upload("bob", &v2)?;

@@ -17,8 +17,8 @@ use hush::store::{
     Transaction,
 };
 use hush::{
-    Address, Device, DeviceEntry, DistributionId, Envelope, Error, GenerateRequest, PreKeyCounts,
-    ReceivedKind, RotationPolicy,
+    Address, Device, DistributionId, Envelope, Error, GenerateRequest, PreKeyCounts, ReceivedKind,
+    RotationPolicy,
 };
 use hush_core::IdentityKeyPair;
 use hush_prekey::{DeviceKeys, PreKeyUpload, UploadPolicy, validate_upload};
@@ -107,7 +107,6 @@ fn account(user: &str, companions: u32, server: &mut Server, rng: &mut ChaCha20R
     let mut list = devices[0].own_device_list().unwrap();
     for device_id in 2..2 + companions {
         let identity = IdentityKeyPair::generate(rng);
-        let key = identity.identity_key();
         let companion = Device::create_companion(
             MemoryStore::new(),
             user,
@@ -117,12 +116,7 @@ fn account(user: &str, companions: u32, server: &mut Server, rng: &mut ChaCha20R
             rng,
         )
         .unwrap();
-        let entry = DeviceEntry {
-            device_id,
-            identity_key: key,
-            key_index: 1,
-            added_at_ms: NOW,
-        };
+        let entry = companion.membership_entry(NOW, rng).unwrap();
         list = devices[0].add_companion(entry, NOW, rng).unwrap();
         devices.push(companion);
     }
@@ -457,12 +451,6 @@ fn a_stale_sender_learns_from_the_server_which_devices_it_missed() {
 
     // Bob links device 4; the server has the new list, Alice's phone does not yet.
     let identity = IdentityKeyPair::generate(&mut rng);
-    let entry = DeviceEntry {
-        device_id: 4,
-        identity_key: identity.identity_key(),
-        key_index: 1,
-        added_at_ms: NOW,
-    };
     let tablet = Device::create_companion(
         MemoryStore::new(),
         "bob",
@@ -472,6 +460,7 @@ fn a_stale_sender_learns_from_the_server_which_devices_it_missed() {
         &mut rng,
     )
     .unwrap();
+    let entry = tablet.membership_entry(NOW, &mut rng).unwrap();
     let with_tablet = bob[0].add_companion(entry, NOW, &mut rng).unwrap();
     tablet.accept_device_list("bob", &with_tablet, NOW).unwrap();
     let upload = tablet
@@ -852,7 +841,6 @@ fn identity_changes_surface_and_commit_nothing() {
     // Bob's primary replaces device 3 with a new device (new identity key) under the
     // same id; Alice accepts the new list (same account key, higher version).
     let new_identity = IdentityKeyPair::generate(&mut rng);
-    let new_key = new_identity.identity_key();
     let new3 = Device::create_companion(
         MemoryStore::new(),
         "bob",
@@ -863,18 +851,9 @@ fn identity_changes_surface_and_commit_nothing() {
     )
     .unwrap();
     bob[0].remove_companion(3, NOW, &mut rng).unwrap();
-    let list = bob[0]
-        .add_companion(
-            DeviceEntry {
-                device_id: 3,
-                identity_key: new_key,
-                key_index: 1,
-                added_at_ms: NOW,
-            },
-            NOW,
-            &mut rng,
-        )
-        .unwrap();
+    let entry = new3.membership_entry(NOW, &mut rng).unwrap();
+    let new_key = entry.identity_key;
+    let list = bob[0].add_companion(entry, NOW, &mut rng).unwrap();
     new3.accept_device_list("bob", &list, NOW).unwrap();
     let upload = new3
         .generate_prekeys(&small_batch(), NOW, &mut rng)
@@ -1329,17 +1308,9 @@ fn accounts_open_and_refuse_bad_arguments() {
         stranger.accept_device_list("fred", &list, NOW).unwrap(),
         vec![addr("fred", 1)]
     );
+    let entry = stranger.membership_entry(NOW, &mut rng).unwrap();
     assert!(matches!(
-        stranger.add_companion(
-            DeviceEntry {
-                device_id: 3,
-                identity_key: key,
-                key_index: 1,
-                added_at_ms: NOW
-            },
-            NOW,
-            &mut rng
-        ),
+        stranger.add_companion(entry, NOW, &mut rng),
         Err(Error::InvalidArgument(_))
     ));
     // A note to self with no other device sends nothing.

@@ -12,16 +12,188 @@
     reason = "tests"
 )]
 
-use hush::store::{DeviceListStore, MemoryStore, Store};
-use hush::{Address, Device, Error};
-use hush_core::IdentityKeyPair;
-use hush_device::DeviceEntry;
+use hush::server::PreKeyDirectory;
+use hush::store::{DeviceListStore, IdentityStore, MemoryStore, Store};
+use hush::{Address, CompanionLink, Device, DeviceEntry, Envelope, Error, GenerateRequest};
+use hush_core::{IdentityKeyPair, Signature};
+use hush_device::SignedDeviceList;
 use hush_test_support::test_rng;
+use rand_chacha::ChaCha20Rng;
 
 const NOW: u64 = 1_700_000_000_000;
 
+type Dev<S = MemoryStore> = Device<S>;
+
 fn addr(user: &str, id: u32) -> Address {
     Address::new(user, id).unwrap()
+}
+
+/// Registers `device` with the directory and uploads a few prekeys.
+fn publish<S: Store>(directory: &PreKeyDirectory, device: &Dev<S>, rng: &mut ChaCha20Rng) {
+    directory
+        .register_device(
+            device.address(),
+            device.registration_id(),
+            device.identity_key(),
+        )
+        .unwrap();
+    let mut request = GenerateRequest::default();
+    request.one_time_prekeys = 4;
+    request.kem_prekeys = 4;
+    let upload = device.generate_prekeys(&request, NOW, rng).unwrap();
+    directory
+        .upload(device.address(), &device.identity_key(), &upload, NOW, rng)
+        .unwrap();
+}
+
+/// Encrypts `text` from `from` to `user` at `now`, fetching the bundles it needs.
+fn send<S: Store>(
+    directory: &PreKeyDirectory,
+    from: &Dev<S>,
+    user: &str,
+    text: &[u8],
+    now: u64,
+    rng: &mut ChaCha20Rng,
+) -> Result<Vec<Envelope>, Error> {
+    let plan = from.prepare_send(user, now)?;
+    let bundles: Vec<(Address, Vec<u8>)> = plan
+        .need_bundles
+        .iter()
+        .map(|a| (a.clone(), directory.bundle(a).unwrap()))
+        .collect();
+    let refs: Vec<(Address, &[u8])> = bundles
+        .iter()
+        .map(|(a, b)| (a.clone(), b.as_slice()))
+        .collect();
+    from.encrypt(user, text, &refs, now, rng)
+}
+
+/// A companion device of `user` (device `device_id`, account of `primary`), set up
+/// without linking, and its device-list entry.
+fn companion(primary: &Dev, device_id: u32, rng: &mut ChaCha20Rng) -> (Dev, DeviceEntry) {
+    let device = Device::create_companion(
+        MemoryStore::new(),
+        primary.address().name(),
+        device_id,
+        IdentityKeyPair::generate(rng),
+        *primary.account_key(),
+        rng,
+    )
+    .unwrap();
+    let entry = device.membership_entry(NOW, rng).unwrap();
+    (device, entry)
+}
+
+/// The identity key pair a device keeps in its store (what a thief of the device, or
+/// of its unencrypted store, has).
+fn identity_of(device: &Dev) -> IdentityKeyPair {
+    let mut tx = device.store().transaction().unwrap();
+    tx.local_account().unwrap().unwrap().identity
+}
+
+/// A signed device list laid out by hand (`docs/wire/device-list.md`): version 2,
+/// the account key, list version, signed-at, then each entry with the membership
+/// signature given, signed by `account`.
+fn write_list(
+    account: &IdentityKeyPair,
+    version: u64,
+    entries: &[DeviceEntry],
+    rng: &mut ChaCha20Rng,
+) -> Vec<u8> {
+    let mut list = vec![2u8];
+    list.extend_from_slice(&account.identity_key().encode());
+    list.extend_from_slice(&version.to_be_bytes());
+    list.extend_from_slice(&NOW.to_be_bytes());
+    list.push(u8::try_from(entries.len()).unwrap());
+    for e in entries {
+        list.extend_from_slice(&e.device_id.to_be_bytes());
+        list.extend_from_slice(&e.identity_key.encode());
+        list.extend_from_slice(&e.key_index.to_be_bytes());
+        list.extend_from_slice(&e.added_at_ms.to_be_bytes());
+        list.extend_from_slice(e.membership_signature.as_bytes());
+    }
+    let signature: Signature = account.sign(&[&[0x06, 0x02][..], &list].concat(), rng);
+    [list.as_slice(), signature.as_bytes()].concat()
+}
+
+/// Item 5: Mallory lists Alice's device key as `mallory.2`; the server relabels Alice's
+/// message to Bob as coming from `mallory.2`. Bob must not read it as Mallory's.
+#[test]
+fn a_device_key_listed_under_another_account_is_refused() {
+    let mut rng = test_rng(501);
+    let directory = PreKeyDirectory::new();
+    let alice = Device::create_account(MemoryStore::new(), "alice", NOW, &mut rng).unwrap();
+    let bob = Device::create_account(MemoryStore::new(), "bob", NOW, &mut rng).unwrap();
+    let mallory = Device::create_account(MemoryStore::new(), "mallory", NOW, &mut rng).unwrap();
+    publish(&directory, &bob, &mut rng);
+    alice
+        .accept_device_list("bob", &bob.own_device_list().unwrap(), NOW)
+        .unwrap();
+    bob.accept_device_list("mallory", &mallory.own_device_list().unwrap(), NOW)
+        .unwrap();
+
+    // Alice's (public) entry, with her device's consent to be alice.1.
+    let alice_list = SignedDeviceList::decode(&alice.own_device_list().unwrap()).unwrap();
+    let alice_entry = alice_list.devices()[0];
+    let stolen = DeviceEntry {
+        device_id: 2,
+        ..alice_entry
+    };
+    // Mallory's primary refuses to sign it in...
+    assert_eq!(
+        mallory.add_companion(stolen, NOW, &mut rng),
+        Err(Error::Device(hush_device::Error::BadSignature))
+    );
+    // ...so Mallory (or the server) lays the list out by hand and signs it with
+    // Mallory's account key.
+    let mallory_list = SignedDeviceList::decode(&mallory.own_device_list().unwrap()).unwrap();
+    let forged = write_list(
+        &identity_of(&mallory),
+        2,
+        &[mallory_list.devices()[0], stolen],
+        &mut rng,
+    );
+    assert_eq!(
+        bob.accept_device_list("mallory", &forged, NOW),
+        Err(Error::Device(hush_device::Error::BadSignature))
+    );
+
+    // Alice writes to Bob; the server delivers it as from mallory.2.
+    let envelopes = send(
+        &directory,
+        &alice,
+        "bob",
+        b"for Bob, from Alice",
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+    let to_bob = &envelopes[0];
+    assert_eq!(
+        bob.decrypt(
+            &addr("mallory", 2),
+            to_bob.message_type,
+            &to_bob.body,
+            NOW,
+            &mut rng,
+        ),
+        Err(Error::UntrustedDevice {
+            address: addr("mallory", 2)
+        })
+    );
+    // Bob reads it as what it is once he has Alice's list.
+    bob.accept_device_list("alice", &alice.own_device_list().unwrap(), NOW)
+        .unwrap();
+    let read = bob
+        .decrypt(
+            alice.address(),
+            to_bob.message_type,
+            &to_bob.body,
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    assert_eq!(read.from, addr("alice", 1));
 }
 
 /// Item 15: after a rollback error, calling `accept_changed_device_list` (meant for an
@@ -31,20 +203,9 @@ fn accept_changed_device_list_refuses_a_list_of_the_same_account_key() {
     let mut rng = test_rng(1501);
     let alice = Device::create_account(MemoryStore::new(), "alice", NOW, &mut rng).unwrap();
     let bob = Device::create_account(MemoryStore::new(), "bob", NOW, &mut rng).unwrap();
-    let laptop = IdentityKeyPair::generate(&mut rng);
+    let (_laptop, entry) = companion(&bob, 2, &mut rng);
     let v1 = bob.own_device_list().unwrap();
-    let v2 = bob
-        .add_companion(
-            DeviceEntry {
-                device_id: 2,
-                identity_key: laptop.identity_key(),
-                key_index: 1,
-                added_at_ms: NOW,
-            },
-            NOW,
-            &mut rng,
-        )
-        .unwrap();
+    let v2 = bob.add_companion(entry, NOW, &mut rng).unwrap();
     alice.accept_device_list("bob", &v2, NOW).unwrap();
     // The server serves the old list: a rollback.
     assert!(matches!(
@@ -67,5 +228,40 @@ fn accept_changed_device_list_refuses_a_list_of_the_same_account_key() {
     assert_eq!(
         alice.prepare_send("bob", NOW).unwrap().need_bundles,
         [addr("bob", 1), addr("bob", 2)]
+    );
+}
+
+/// Item 6: the server tells the new companion which user it joined. Whatever it says,
+/// the laptop is `alice.2`, as the account signed: the user id comes from the signed
+/// linking metadata, and the laptop refuses Alice's devices relabelled as Carol's.
+#[test]
+fn a_companion_takes_its_user_id_from_the_signed_linking() {
+    let mut rng = test_rng(601);
+    let phone = Device::create_account(MemoryStore::new(), "alice", NOW, &mut rng).unwrap();
+    let link = CompanionLink::start(b"relay-1", NOW, &mut rng).unwrap();
+    let (pending, message) = phone
+        .accept_companion(&link.offer_qr_text(), NOW, &mut rng)
+        .unwrap();
+    // `finish` takes no user id: there is nothing for the server to lie about.
+    let linked = link
+        .finish(MemoryStore::new(), &message, NOW, &mut rng)
+        .unwrap();
+    let laptop = linked.device;
+    assert_eq!(laptop.address(), &addr("alice", 2));
+    let done = phone
+        .finish_companion(pending, &linked.countersignature, NOW, &mut rng)
+        .unwrap();
+    // Alice's list served as Carol's own list: its devices consented to be Alice's.
+    assert!(
+        laptop
+            .accept_device_list("carol", &done.device_list, NOW)
+            .is_err()
+    );
+    laptop
+        .accept_device_list("alice", &done.device_list, NOW)
+        .unwrap();
+    assert_eq!(
+        laptop.prepare_send("alice", NOW).unwrap().need_bundles,
+        [addr("alice", 1)]
     );
 }

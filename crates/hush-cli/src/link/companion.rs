@@ -79,9 +79,10 @@ pub(super) fn offer(
     println!("{}", hex::encode(countersignature.encode()));
     flush_stdout();
     eprintln!(
-        "linked as device {} (key index {}) of the account whose key fingerprint is\n  {}\nCompare it with the one the primary shows.",
+        "linked as device {} (key index {}) of user {:?}, the account whose key fingerprint is\n  {}\nCompare it with the one the primary shows.",
         linked.metadata.device_id,
         linked.metadata.key_index,
+        String::from_utf8_lossy(&linked.metadata.user_id),
         fingerprint(&linked.account_identity)
     );
     Ok(())

@@ -77,13 +77,11 @@ pub(super) fn demo() -> ExitCode {
     let account = IdentityKeyPair::generate(&mut rng);
     let desktop = IdentityKeyPair::generate(&mut rng);
     let policy = DeviceListPolicy::default();
-    let mut list = DeviceList::new(
-        account.identity_key(),
-        account.identity_key(),
-        1,
-        now,
-        policy,
-    );
+    let key = account.identity_key();
+    let mut list = match DeviceList::new(key, b"alice", &account, 1, now, policy, &mut rng) {
+        Ok(list) => list,
+        Err(e) => return story.stop("the phone makes its device list", &e),
+    };
     let mut seen = SeenOffers::new();
 
     // 1. The desktop shows an offer.
@@ -126,13 +124,14 @@ pub(super) fn demo() -> ExitCode {
         ),
     );
     let assignment = CompanionAssignment {
+        user_id: b"alice".to_vec(),
         device_id: list.next_device_id(),
         key_index: 1,
     };
     let (primary, message) = match PrimaryLinking::accept(
         &offer,
         &account,
-        assignment,
+        &assignment,
         &mut seen,
         now + 2_000,
         &mut rng,
@@ -172,10 +171,11 @@ pub(super) fn demo() -> ExitCode {
             Err(e) => return story.stop("the desktop checks the linking message", &e),
         };
     story.check(
-        linked.account_identity == account.identity_key(),
+        linked.account_identity == account.identity_key() && linked.metadata.user_id == b"alice",
         &format!(
-            "the desktop checks the account signature and countersigns as device {}",
-            linked.metadata.device_id
+            "the desktop checks the account signature and countersigns as device {} of {:?}",
+            linked.metadata.device_id,
+            String::from_utf8_lossy(&linked.metadata.user_id)
         ),
     );
 
@@ -265,7 +265,7 @@ pub(super) fn demo() -> ExitCode {
     let again = PrimaryLinking::accept(
         &offer,
         &account,
-        assignment,
+        &assignment,
         &mut seen,
         now + 7_000,
         &mut rng,
@@ -285,7 +285,8 @@ pub(super) fn demo() -> ExitCode {
         PrimaryLinking::accept(
             c.offer(),
             &account,
-            CompanionAssignment {
+            &CompanionAssignment {
+                user_id: b"alice".to_vec(),
                 device_id: 3,
                 key_index: 1,
             },

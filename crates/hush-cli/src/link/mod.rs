@@ -89,6 +89,10 @@ pub(crate) enum LinkCommand {
         /// not saved).
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
+        /// The account's user id (1 to 64 bytes), signed into the linking: the companion
+        /// becomes a device of this user, and every device on the list consents to it.
+        #[arg(long, value_name = "NAME", default_value = "me")]
+        user: String,
         /// The device id to give the companion (default: the next free one).
         #[arg(long, value_name = "N")]
         device_id: Option<u32>,
@@ -120,9 +124,16 @@ pub(crate) fn run(command: LinkCommand) -> ExitCode {
         LinkCommand::Accept {
             payload,
             identity,
+            user,
             device_id,
             state,
-        } => primary::accept(&payload, identity.as_deref(), device_id, state.as_deref()),
+        } => primary::accept(
+            &payload,
+            identity.as_deref(),
+            &user,
+            device_id,
+            state.as_deref(),
+        ),
         LinkCommand::Demo => return demo::demo(),
     };
     match result {

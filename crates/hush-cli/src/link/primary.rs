@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use hush_core::IdentityKeyPair;
 use hush_core::rng::os_rng;
 use hush_device::{
-    CompanionAssignment, Countersignature, DeviceEntry, DeviceList, DeviceListPolicy, LinkingOffer,
-    PrimaryLinking, SeenOffers, SignedDeviceList,
+    CheckedDeviceList, CompanionAssignment, Countersignature, DeviceEntry, DeviceList,
+    DeviceListPolicy, DeviceListV1, LinkingOffer, PrimaryLinking, SeenOffers, SignedDeviceList,
 };
 
 use super::{
@@ -14,15 +15,16 @@ use super::{
 };
 
 /// Largest state file read: a full replay set (10 243 bytes) and the largest device
-/// list (948 bytes) fit with room to spare.
+/// list (51 + 17 x 113 + 64 = 2 036 bytes) fit with room to spare.
 const MAX_STATE_FILE: u64 = 16 * 1024;
 /// Version byte of the `--state` file.
 const STATE_VERSION: u8 = 1;
 
-/// What the primary keeps between runs.
+/// What the primary keeps between runs: the answered offers and the last signed list
+/// (its own bytes, in the current format or in format 1 from an earlier version).
 struct PrimaryState {
     seen: SeenOffers,
-    list: Option<SignedDeviceList>,
+    list: Option<Vec<u8>>,
 }
 
 impl PrimaryState {
@@ -32,7 +34,7 @@ impl PrimaryState {
         out.extend_from_slice(&u16::try_from(seen.len()).unwrap_or(u16::MAX).to_be_bytes());
         out.extend_from_slice(&seen);
         if let Some(list) = &self.list {
-            out.extend_from_slice(&list.encode());
+            out.extend_from_slice(list);
         }
         out
     }
@@ -49,8 +51,10 @@ impl PrimaryState {
             seen: SeenOffers::decode(seen).ok()?,
             list: if list.is_empty() {
                 None
+            } else if SignedDeviceList::decode(list).is_ok() || DeviceListV1::decode(list).is_ok() {
+                Some(list.to_vec())
             } else {
-                Some(SignedDeviceList::decode(list).ok()?)
+                return None;
             },
         })
     }
@@ -91,6 +95,7 @@ impl PrimaryState {
 pub(super) fn accept(
     payload: &str,
     identity: Option<&Path>,
+    user: &str,
     device_id: Option<u32>,
     state_path: Option<&Path>,
 ) -> Result<(), Failure> {
@@ -100,29 +105,28 @@ pub(super) fn accept(
     let mut state = PrimaryState::load(state_path)?;
     let policy = DeviceListPolicy::default();
     let mut list = match &state.list {
-        Some(signed) if *signed.account_identity() != account.identity_key() => {
-            return Err(Failure::Usage(
-                "the state file belongs to another account key".to_owned(),
-            ));
-        }
-        Some(signed) => DeviceList::from_signed(signed, policy),
+        Some(signed) => stored_list(signed, &account, user, policy)?,
         None => DeviceList::new(
             account.identity_key(),
-            account.identity_key(),
+            user.as_bytes(),
+            &account,
             1,
             now_ms(),
             policy,
-        ),
+            &mut rng,
+        )
+        .map_err(|e| Failure::Usage(format!("--user: {e}")))?,
     };
     list.check_room().map_err(step("device list"))?;
     let assignment = CompanionAssignment {
+        user_id: user.as_bytes().to_vec(),
         device_id: device_id.unwrap_or_else(|| list.next_device_id()),
         key_index: 1,
     };
     let (primary, message) = PrimaryLinking::accept(
         &offer,
         &account,
-        assignment,
+        &assignment,
         &mut state.seen,
         now_ms(),
         &mut rng,
@@ -147,13 +151,14 @@ pub(super) fn accept(
     let signed = list
         .sign(&account, now_ms(), &mut rng)
         .map_err(step("device list"))?;
-    state.list = Some(signed.clone());
+    state.list = Some(signed.encode());
     state.save(state_path)?;
     let DeviceEntry {
         device_id,
         identity_key,
         key_index,
         added_at_ms,
+        membership_signature: _,
     } = linked.entry;
     println!(
         "device-entry {device_id} {} {key_index} {added_at_ms}",
@@ -169,9 +174,42 @@ pub(super) fn accept(
     Ok(())
 }
 
+/// The primary's list from the state file, its signatures checked again (the file may
+/// have been written by someone else): a format-1 list (from an earlier version) becomes
+/// the primary alone in the current format.
+fn stored_list(
+    bytes: &[u8],
+    account: &IdentityKeyPair,
+    user: &str,
+    policy: DeviceListPolicy,
+) -> Result<DeviceList, Failure> {
+    let list = match CheckedDeviceList::new(bytes, user.as_bytes(), &policy) {
+        Ok(checked) => DeviceList::from_verified(&checked.assume_history_checked(policy), policy),
+        Err(hush_device::Error::UnknownVersion(1)) => {
+            let v1 = DeviceListV1::decode(bytes)
+                .map_err(|e| Failure::Usage(format!("the state file's device list: {e}")))?;
+            eprintln!(
+                "the state file holds a format-1 device list: its companions are dropped and link again"
+            );
+            DeviceList::from_v1(&v1, user.as_bytes(), account, policy, &mut os_rng())
+                .map_err(|e| Failure::Usage(format!("the state file's device list: {e}")))?
+        }
+        Err(e) => {
+            return Err(Failure::Usage(format!(
+                "the state file's device list is not this user's: {e}"
+            )));
+        }
+    };
+    if list.devices().first().map(|d| d.identity_key) != Some(account.identity_key()) {
+        return Err(Failure::Usage(
+            "the state file belongs to another account key".to_owned(),
+        ));
+    }
+    Ok(list)
+}
+
 #[cfg(test)]
 mod tests {
-    use hush_core::IdentityKeyPair;
     use hush_device::CompanionLinking;
 
     use super::*;
@@ -186,15 +224,18 @@ mod tests {
         seen.insert(companion.offer().id(), 2_000, 1_000).unwrap();
         let mut list = DeviceList::new(
             account.identity_key(),
-            account.identity_key(),
+            b"alice",
+            &account,
             1,
             1_000,
             DeviceListPolicy::default(),
-        );
+            &mut rng,
+        )
+        .unwrap();
         let signed = list.sign(&account, 1_000, &mut rng).unwrap();
         let state = PrimaryState {
             seen,
-            list: Some(signed),
+            list: Some(signed.encode()),
         };
         let bytes = state.encode();
         let back = PrimaryState::decode(&bytes).unwrap();

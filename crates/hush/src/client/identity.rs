@@ -10,7 +10,7 @@ use crate::Address;
 use crate::error::{Error, Result};
 use crate::store::{DeviceListStore, IdentityStore, Store, Transaction};
 
-use super::{Device, addresses, check_user, stored_list};
+use super::{Device, StoredList, addresses, check_user, stored_list};
 
 impl<S: Store> Device<S> {
     // ---- device lists ----
@@ -28,14 +28,16 @@ impl<S: Store> Device<S> {
     }
 
     /// On the primary: adds a companion (the entry linking produced,
-    /// `hush_device::LinkedCompanion::entry`) to the account's device list, signs the new
-    /// version and stores it. Returns the signed list to upload (and to give the
-    /// companion).
+    /// `hush_device::LinkedCompanion::entry`, or a companion's
+    /// [`Device::membership_entry`]) to the account's device list, signs the new version
+    /// and stores it. Returns the signed list to upload (and to give the companion).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] on a companion; [`Error::Device`] (too many companions,
-    /// a duplicate device id or key); [`Error::Store`].
+    /// a duplicate device id or key, `BadSignature` for an entry whose membership
+    /// signature is not its device's for this account, user id and device id);
+    /// [`Error::Store`].
     pub fn add_companion<R: CryptoRng + ?Sized>(
         &self,
         entry: DeviceEntry,
@@ -73,10 +75,7 @@ impl<S: Store> Device<S> {
             ));
         }
         let mut tx = self.store.transaction()?;
-        let stored = tx.own_device_list()?.ok_or(Error::NoDeviceList)?;
-        let signed = SignedDeviceList::decode(&stored)
-            .map_err(|_| Error::Store("stored device list does not decode"))?;
-        let mut list = DeviceList::from_signed(&signed, self.policy);
+        let mut list = self.own_list_to_change(&mut tx, rng)?;
         change(&mut list)?;
         let bytes = list.sign(&self.account.identity, now_ms, rng)?.encode();
         tx.set_own_device_list(&bytes)?;
@@ -116,11 +115,7 @@ impl<S: Store> Device<S> {
         };
         let mut known = KnownDeviceLists::new(self.policy);
         match stored {
-            Some(stored) => {
-                known
-                    .verify(user.as_bytes(), &stored)
-                    .map_err(|_| Error::Store("stored device list does not verify"))?;
-            }
+            Some(stored) => remember_stored(&mut known, user, &stored)?,
             None if own => {
                 // A companion's first list: its account key is already known.
                 let decoded = SignedDeviceList::decode(signed)?;
@@ -173,9 +168,14 @@ impl<S: Store> Device<S> {
         let mut tx = self.store.transaction()?;
         let verified = KnownDeviceLists::new(self.policy).verify(user.as_bytes(), signed)?;
         if let Some(stored) = tx.device_list(user)? {
-            let stored = SignedDeviceList::decode(&stored)
-                .map_err(|_| Error::Store("stored device list does not decode"))?;
-            if stored.account_identity() == verified.account_identity() {
+            let mut known = KnownDeviceLists::new(self.policy);
+            remember_stored(&mut known, user, &stored)?;
+            // Checked against the stored list, the new one must be an account-key change.
+            let changed = matches!(
+                known.verify(user.as_bytes(), signed),
+                Err(hush_device::Error::IdentityChanged)
+            );
+            if !changed {
                 return Err(Error::AccountKeyUnchanged);
             }
         }
@@ -201,6 +201,9 @@ impl<S: Store> Device<S> {
         tx.commit()
     }
 
+    /// The stored list of `user` (this account's own for its own user), to send to
+    /// and check senders against. A format-1 list (stored by an earlier version) gives
+    /// [`Error::NoDeviceList`]: the app fetches the user's current list.
     pub(super) fn verified_list<T: Transaction>(
         &self,
         tx: &mut T,
@@ -211,7 +214,34 @@ impl<S: Store> Device<S> {
         } else {
             tx.device_list(user)?
         };
-        stored_list(&stored.ok_or(Error::NoDeviceList)?, self.policy)
+        match stored_list(&stored.ok_or(Error::NoDeviceList)?, user, self.policy)? {
+            StoredList::Current(list) => Ok(list),
+            StoredList::Format1(_) => Err(Error::NoDeviceList),
+        }
+    }
+
+    /// On the primary: its own list as it last signed it, to change and sign again. A
+    /// format-1 list (stored by an earlier version) becomes the primary alone in the
+    /// current format, at the same version (`hush_device::DeviceList::from_v1`): its
+    /// companions carry no membership signature and link again.
+    pub(super) fn own_list_to_change<T: Transaction, R: CryptoRng + ?Sized>(
+        &self,
+        tx: &mut T,
+        rng: &mut R,
+    ) -> Result<DeviceList> {
+        let stored = tx.own_device_list()?.ok_or(Error::NoDeviceList)?;
+        Ok(
+            match stored_list(&stored, &self.account.user, self.policy)? {
+                StoredList::Current(list) => DeviceList::from_verified(&list, self.policy),
+                StoredList::Format1(v1) => DeviceList::from_v1(
+                    &v1,
+                    self.account.user.as_bytes(),
+                    &self.account.identity,
+                    self.policy,
+                    rng,
+                )?,
+            },
+        )
     }
 
     /// Every device a message to `user` goes to at `now_ms`, with the identity key its
@@ -246,7 +276,10 @@ impl<S: Store> Device<S> {
         let Some(own) = tx.own_device_list()? else {
             return Ok(());
         };
-        let own = stored_list(&own, self.policy)?;
+        let StoredList::Current(own) = stored_list(&own, &self.account.user, self.policy)? else {
+            // A format-1 own list names no device to send to.
+            return Ok(());
+        };
         for entry in own.devices_to_send(now_ms) {
             if entry.device_id != self.account.device_id {
                 each(
@@ -257,4 +290,16 @@ impl<S: Store> Device<S> {
         }
         Ok(())
     }
+}
+
+/// Remembers the stored list of `user` in `known` (as a first list): the account key and
+/// version a newer list is checked against. A format-1 list counts too.
+fn remember_stored(known: &mut KnownDeviceLists, user: &str, stored: &[u8]) -> Result<()> {
+    let remembered = match known.verify(user.as_bytes(), stored) {
+        Err(hush_device::Error::UnknownVersion(1)) => {
+            known.verify_v1(user.as_bytes(), stored).map(|_| ())
+        }
+        other => other.map(|_| ()),
+    };
+    remembered.map_err(|_| Error::Store("stored device list does not verify"))
 }

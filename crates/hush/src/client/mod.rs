@@ -36,7 +36,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hush_core::rng::CryptoRng;
 use hush_core::{IdentityKey, IdentityKeyPair};
 use hush_device::{
-    DeviceList, DeviceListPolicy, PRIMARY_DEVICE_ID, SignedDeviceList, VerifiedDeviceList,
+    DeviceList, DeviceListPolicy, DeviceListV1, PRIMARY_DEVICE_ID, SignedDeviceList,
+    VerifiedDeviceList,
 };
 use hush_ratchet::LocalIdentity;
 use hush_x3dh::Trust;
@@ -360,10 +361,26 @@ fn untrusted(address: &Address) -> impl FnOnce(hush_ratchet::Error) -> Error + '
     }
 }
 
-fn stored_list(bytes: &[u8], policy: DeviceListPolicy) -> Result<VerifiedDeviceList> {
-    SignedDeviceList::decode(bytes)
-        .map(|list| list.assume_verified(policy))
-        .map_err(|_| Error::Store("stored device list does not decode"))
+/// A device list as the store holds it: in the current format, or in format 1 (written
+/// by an earlier version, before membership signatures), which is never sent to.
+enum StoredList {
+    /// A list of the current format.
+    Current(VerifiedDeviceList),
+    /// A format-1 list: only its account key and version carry over.
+    Format1(DeviceListV1),
+}
+
+/// Reads the stored device list of `user`.
+fn stored_list(bytes: &[u8], user: &str, policy: DeviceListPolicy) -> Result<StoredList> {
+    match SignedDeviceList::decode(bytes) {
+        Ok(list) => Ok(StoredList::Current(
+            list.assume_verified(user.as_bytes(), policy),
+        )),
+        Err(hush_device::Error::UnknownVersion(1)) => DeviceListV1::decode(bytes)
+            .map(StoredList::Format1)
+            .map_err(|_| Error::Store("stored device list does not decode")),
+        Err(_) => Err(Error::Store("stored device list does not decode")),
+    }
 }
 
 /// The addresses a verified list sends to at `now_ms`.
@@ -395,7 +412,15 @@ impl<S: Store> Device<S> {
         let identity = IdentityKeyPair::generate(rng);
         let key = identity.identity_key();
         let policy = DeviceListPolicy::default();
-        let mut list = DeviceList::new(key, key, PRIMARY_KEY_INDEX, now_ms, policy);
+        let mut list = DeviceList::new(
+            key,
+            user.as_bytes(),
+            &identity,
+            PRIMARY_KEY_INDEX,
+            now_ms,
+            policy,
+            rng,
+        )?;
         let signed = list.sign(&identity, now_ms, rng)?.encode();
         let account = LocalAccount {
             user: user.to_owned(),
@@ -421,6 +446,10 @@ impl<S: Store> Device<S> {
     /// identity key pair (the one it showed in its linking offer) and the account key.
     /// A fresh registration id is drawn. The companion has no device list until it
     /// accepts one for its own user with [`Device::accept_device_list`].
+    ///
+    /// [`CompanionLink::finish`] calls it with the user id and device id the account
+    /// signed; an app that links by other means gives the primary this device's
+    /// [`Device::membership_entry`] to add.
     ///
     /// # Errors
     ///
@@ -532,6 +561,39 @@ impl<S: Store> Device<S> {
     #[must_use]
     pub const fn registration_id(&self) -> u32 {
         self.account.registration_id
+    }
+
+    /// This device's entry for its account's device list, added at `now_ms` under key
+    /// index 1, with its membership signature: its consent, by its identity key, to be
+    /// this device id of this user under this account key
+    /// (`hush_device::sign_membership`). Linking gives the primary the same entry;
+    /// this is for an app that sets companions up by other means
+    /// ([`Device::create_companion`], then [`Device::add_companion`] on the primary).
+    /// Draws 64 bytes from `rng`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Device`] if the user id is not a valid account address (cannot happen
+    /// for an account this library created).
+    pub fn membership_entry<R: CryptoRng + ?Sized>(
+        &self,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<DeviceEntry> {
+        let membership_signature = hush_device::sign_membership(
+            &self.account.identity,
+            &self.account.account_key,
+            self.account.user.as_bytes(),
+            self.account.device_id,
+            rng,
+        )?;
+        Ok(DeviceEntry {
+            device_id: self.account.device_id,
+            identity_key: self.account.identity.identity_key(),
+            key_index: PRIMARY_KEY_INDEX,
+            added_at_ms: now_ms,
+            membership_signature,
+        })
     }
 
     /// The store.

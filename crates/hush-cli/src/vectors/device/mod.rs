@@ -15,6 +15,7 @@
 
 mod linking;
 mod lists;
+mod lists_v1;
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,7 @@ use super::{Generated, Report, expect, expect_bytes, read_json, unhex};
 
 pub(crate) use linking::{check_linking, generate_linking};
 pub(crate) use lists::{check_device_lists, generate_device_lists};
+pub(crate) use lists_v1::{check_device_lists_v1, generate_device_lists_v1};
 
 /// The clock every vector starts from.
 const NOW_MS: u64 = 1_700_000_000_000;
@@ -122,6 +124,7 @@ fn entry_json(entry: &DeviceEntry) -> Value {
         "identity_key": hex::encode(entry.identity_key.encode()),
         "key_index": entry.key_index,
         "added_at_ms": entry.added_at_ms,
+        "membership_signature": hex::encode(entry.membership_signature.as_bytes()),
     })
 }
 

@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 
 use super::{
     ACCOUNT_PREFIX, DEVICE_PREFIX, GRACE_MS, Generated, HISTORY_CHUNK_SIZE, LIFETIME_MS,
-    LINKING_MAC_KEY, MessageParts, NOW_MS, Transcript, TranscriptInputs, by_name, countersign_key,
-    derive, draw, entry_json, expect_bytes, flip, head, history_key, history_stream, key_pair,
-    metadata_bytes, run_linking_case, run_transcript, seal_countersignature, seal_message, sub,
-    tail, transcript_hash, unhex, with_byte,
+    LINKING_MAC_KEY, MessageParts, NOW_MS, Transcript, TranscriptInputs, VERSION, by_name,
+    countersign_key, derive, draw, entry_json, expect_bytes, flip, head, history_key,
+    history_stream, key_pair, membership_bytes, metadata_bytes, run_linking_case, run_transcript,
+    seal_countersignature, seal_message, sub, tail, transcript_hash, unhex, with_byte,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -25,6 +25,7 @@ struct Plan {
     accept_after_ms: u64,
     receive_after_ms: u64,
     finish_after_ms: u64,
+    user_id: Vec<u8>,
     device_id: u32,
     key_index: u32,
     history_len: usize,
@@ -60,7 +61,7 @@ fn make(plan: &Plan) -> Result<Made, String> {
     let companion_private: [u8; 32] = draw(&mut rng);
     let companion_random: [u8; 64] = draw(&mut rng);
     let primary_random: [u8; 96] = draw(&mut rng);
-    let countersign_random: [u8; 64] = draw(&mut rng);
+    let countersign_random: [u8; 128] = draw(&mut rng);
     let salt: [u8; 32] = draw(&mut rng);
     let plaintext = history_text(plan.history_len);
     let inputs = TranscriptInputs {
@@ -73,6 +74,7 @@ fn make(plan: &Plan) -> Result<Made, String> {
         accepted_at_ms: NOW_MS + plan.accept_after_ms,
         received_at_ms: NOW_MS + plan.receive_after_ms,
         finished_at_ms: NOW_MS + plan.finish_after_ms,
+        user_id: hex::encode(&plan.user_id),
         device_id: plan.device_id,
         key_index: plan.key_index,
         companion_random: hex::encode(companion_random),
@@ -108,7 +110,11 @@ fn make(plan: &Plan) -> Result<Made, String> {
     let cs_key = countersign_key(&transcript.offer, &transcript.message, &derived.shared)?;
     expect_bytes(
         "re-sealed countersignature",
-        &seal_countersignature(&cs_key, &transcript.device_signature),
+        &seal_countersignature(
+            &cs_key,
+            &transcript.device_signature,
+            &transcript.membership_signature,
+        ),
         &transcript.countersignature,
     )?;
     expect_bytes(
@@ -146,6 +152,7 @@ fn valid_record(made: &Made) -> Result<Value, String> {
         "accepted_at_ms": i.accepted_at_ms,
         "received_at_ms": i.received_at_ms,
         "finished_at_ms": i.finished_at_ms,
+        "user_id": i.user_id,
         "device_id": i.device_id,
         "key_index": i.key_index,
         "companion_random": i.companion_random,
@@ -162,6 +169,7 @@ fn valid_record(made: &Made) -> Result<Value, String> {
         "metadata": hex::encode(&t.metadata),
         "account_signature": hex::encode(t.account_signature),
         "device_signature": hex::encode(t.device_signature),
+        "membership_signature": hex::encode(t.membership_signature),
         "countersignature_key": hex::encode(countersign_key(&t.offer, &t.message, &derived.shared)?),
         "countersignature": hex::encode(&t.countersignature),
         "transcript_hash": hex::encode(t.transcript_hash),
@@ -183,7 +191,7 @@ fn offer_bytes(
     reference: &[u8],
 ) -> Vec<u8> {
     [
-        &[1u8][..],
+        &[VERSION][..],
         eph_c,
         secret,
         identity,
@@ -204,6 +212,7 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
             accept_after_ms: 5_000,
             receive_after_ms: 6_000,
             finish_after_ms: 7_000,
+            user_id: b"alice".to_vec(),
             device_id: 2,
             key_index: 1,
             history_len: 2_600,
@@ -215,6 +224,7 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
             accept_after_ms: LIFETIME_MS,
             receive_after_ms: LIFETIME_MS + GRACE_MS,
             finish_after_ms: LIFETIME_MS + GRACE_MS,
+            user_id: (0u8..64).map(|b| b'a' + b % 26).collect(),
             device_id: 3,
             key_index: 7,
             history_len: 0,
@@ -226,6 +236,7 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
             accept_after_ms: 1,
             receive_after_ms: 2,
             finish_after_ms: 3,
+            user_id: b"z".to_vec(),
             device_id: u32::MAX,
             key_index: u32::MAX,
             history_len: 1024,
@@ -296,9 +307,9 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
         json!({ "qr_text": "0".repeat(261) }),
     );
     add(
-        "text_of_a_version_2_offer",
+        "text_of_a_version_1_offer",
         "parse_offer_text",
-        json!({ "qr_text": hush_device::base45::encode(&[&[2u8][..], tail(&t.offer, 1)].concat()) }),
+        json!({ "qr_text": hush_device::base45::encode(&[&[1u8][..], tail(&t.offer, 1)].concat()) }),
     );
     let secret = sub(&t.offer, 33, 65)?;
     let eph_c = sub(&t.offer, 1, 33)?;
@@ -306,7 +317,23 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
     let reference = unhex("server_reference", &base.inputs.server_reference)?;
     let offers: Vec<(&str, Vec<u8>)> = vec![
         ("offer_empty", Vec::new()),
-        ("offer_version_2", [&[2u8][..], tail(&t.offer, 1)].concat()),
+        ("offer_version_1", [&[1u8][..], tail(&t.offer, 1)].concat()),
+        ("offer_version_3", [&[3u8][..], tail(&t.offer, 1)].concat()),
+        // X25519 ignores the top bit: a replay with it flipped must not be a new offer.
+        (
+            "offer_ephemeral_key_top_bit_set",
+            with_byte(&t.offer, 32, t.offer.get(32).copied().unwrap_or(0) | 0x80),
+        ),
+        (
+            "offer_ephemeral_key_not_below_p",
+            offer_bytes(
+                &[&[0xed][..], &[0xff; 30], &[0x7f]].concat(),
+                secret,
+                &companion_bytes,
+                expiry,
+                &reference,
+            ),
+        ),
         ("offer_107_bytes", head(&t.offer, 107).to_vec()),
         (
             "offer_172_bytes",
@@ -371,6 +398,29 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
         "accept",
         accept(NOW_MS, 1, false, &offer_hex),
     );
+    // A hand-made offer valid for longer than a companion may ask (a phishing QR code).
+    for (name, expires) in [
+        ("accept_lifetime_at_the_limit", NOW_MS + 600_000 + 60_000),
+        ("accept_lifetime_too_long", NOW_MS + 600_000 + 60_000 + 1),
+        ("accept_never_expires", u64::MAX),
+    ] {
+        let offer = offer_bytes(eph_c, secret, &companion_bytes, expires, &reference);
+        add(
+            name,
+            "accept",
+            accept(NOW_MS, 2, false, &hex::encode(offer)),
+        );
+    }
+    for (name, user) in [
+        ("accept_user_id_empty", Vec::new()),
+        ("accept_user_id_65_bytes", vec![b'u'; 65]),
+    ] {
+        let mut case = accept(NOW_MS, 2, false, &offer_hex);
+        if let Value::Object(o) = &mut case {
+            o.insert("user_id".into(), json!(hex::encode(user)));
+        }
+        add(name, "accept", case);
+    }
     for (name, u) in [
         ("accept_ephemeral_key_zero", 0u8),
         ("accept_ephemeral_key_one", 1u8),
@@ -445,7 +495,7 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
             received,
         ),
     );
-    let other_reference = metadata_bytes(2, 1, NOW_MS + 5_000, b"relay-ref-0042ac");
+    let other_reference = metadata_bytes(2, 1, NOW_MS + 5_000, b"relay-ref-0042ac", b"alice");
     let signed_other_reference = t.account.sign(
         &[&ACCOUNT_PREFIX[..], &other_reference, &companion_bytes].concat(),
         &mut rng,
@@ -527,7 +577,37 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
             received,
         ),
     );
-    let primary_id = metadata_bytes(1, 1, NOW_MS + 5_000, &reference);
+    // The metadata names another user than the account signed (a relabelling).
+    let carol = metadata_bytes(2, 1, NOW_MS + 5_000, &reference, b"carol");
+    add(
+        "receive_metadata_names_another_user",
+        "receive",
+        receive(
+            &sealed(&MessageParts {
+                metadata: &carol,
+                ..good_parts()
+            })?,
+            received,
+        ),
+    );
+    let no_user = metadata_bytes(2, 1, NOW_MS + 5_000, &reference, b"");
+    let signed_no_user = t.account.sign(
+        &[&ACCOUNT_PREFIX[..], &no_user, &companion_bytes].concat(),
+        &mut rng,
+    );
+    add(
+        "receive_contents_user_id_length_0",
+        "receive",
+        receive(
+            &sealed(&MessageParts {
+                metadata: &no_user,
+                signature: signed_no_user.as_bytes(),
+                ..good_parts()
+            })?,
+            received,
+        ),
+    );
+    let primary_id = metadata_bytes(1, 1, NOW_MS + 5_000, &reference, b"alice");
     let signed_primary_id = t.account.sign(
         &[&ACCOUNT_PREFIX[..], &primary_id, &companion_bytes].concat(),
         &mut rng,
@@ -564,13 +644,44 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
         "finish",
         finish(&other.transcript.countersignature, NOW_MS + 7_000),
     );
+    let member = t.membership_signature;
     let mut bad_device = t.device_signature;
     bad_device[3] ^= 0x01;
     add(
         "finish_device_signature_flipped",
         "finish",
-        finish(&seal_countersignature(&cs_key, &bad_device), NOW_MS + 7_000),
+        finish(
+            &seal_countersignature(&cs_key, &bad_device, &member),
+            NOW_MS + 7_000,
+        ),
     );
+    // The membership signature: flipped, for another user id, for another device id,
+    // by the account key instead of the companion's.
+    let mut bad_member = member;
+    bad_member[3] ^= 0x01;
+    let mut membership = |signer: &hush_core::IdentityKeyPair, user: &[u8], device_id: u32| {
+        *signer
+            .sign(&membership_bytes(&account_key, user, device_id), &mut rng)
+            .as_bytes()
+    };
+    let other_user = membership(&t.companion, b"carol", 2);
+    let other_device = membership(&t.companion, b"alice", 3);
+    let by_account_key = membership(&t.account, b"alice", 2);
+    for (name, sig) in [
+        ("finish_membership_signature_flipped", bad_member),
+        ("finish_membership_for_another_user", other_user),
+        ("finish_membership_for_another_device_id", other_device),
+        ("finish_membership_by_the_account_key", by_account_key),
+    ] {
+        add(
+            name,
+            "finish",
+            finish(
+                &seal_countersignature(&cs_key, &t.device_signature, &sig),
+                NOW_MS + 7_000,
+            ),
+        );
+    }
     let device_body = [&t.metadata[..], &companion_bytes, &account_key.encode()].concat();
     let wrong_prefix = t
         .companion
@@ -579,7 +690,7 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
         "finish_device_signature_wrong_prefix",
         "finish",
         finish(
-            &seal_countersignature(&cs_key, wrong_prefix.as_bytes()),
+            &seal_countersignature(&cs_key, wrong_prefix.as_bytes(), &member),
             NOW_MS + 7_000,
         ),
     );
@@ -590,7 +701,7 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
         "finish_device_signature_by_the_account_key",
         "finish",
         finish(
-            &seal_countersignature(&cs_key, by_account.as_bytes()),
+            &seal_countersignature(&cs_key, by_account.as_bytes(), &member),
             NOW_MS + 7_000,
         ),
     );
@@ -598,9 +709,13 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
     // Wire forms of the two messages.
     for (name, bytes) in [
         ("message_empty", Vec::new()),
-        ("message_version_0", [&[0u8][..], tail(m, 1)].concat()),
-        ("message_195_bytes", vec![1; 195]),
-        ("message_260_bytes", vec![1; 260]),
+        ("message_version_1", [&[1u8][..], tail(m, 1)].concat()),
+        ("message_197_bytes", vec![VERSION; 197]),
+        ("message_325_bytes", vec![VERSION; 325]),
+        (
+            "message_ephemeral_key_top_bit_set",
+            with_byte(m, 32, m.get(32).copied().unwrap_or(0) | 0x80),
+        ),
     ] {
         add(
             name,
@@ -611,11 +726,11 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
     for (name, bytes) in [
         ("countersignature_empty", Vec::new()),
         (
-            "countersignature_version_2",
-            [&[2u8][..], tail(cs, 1)].concat(),
+            "countersignature_version_1",
+            [&[1u8][..], tail(cs, 1)].concat(),
         ),
-        ("countersignature_80_bytes", head(cs, 80).to_vec()),
-        ("countersignature_82_bytes", [&cs[..], &[0u8][..]].concat()),
+        ("countersignature_144_bytes", head(cs, 144).to_vec()),
+        ("countersignature_146_bytes", [&cs[..], &[0u8][..]].concat()),
     ] {
         add(
             name,
@@ -685,7 +800,7 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
     }
     let file = json!({
         "description": "hush device linking vectors (docs/wire/linking.md): valid transcripts with every random input, intermediate key and output, plus a history hand-off stream (docs/wire/backup.md); invalid inputs to one step each with the error hush-device gives (Rust Debug form)",
-        "format_version": 1,
+        "format_version": 2,
         "valid": valid,
         "invalid": invalid,
     });
@@ -697,19 +812,22 @@ pub(crate) fn generate_linking() -> Result<Generated, String> {
 }
 
 const LINKING_README: &str = "\
-Device linking (`docs/wire/linking.md`). `valid`: complete linkings (companion offer, QR text, \
-linking message, countersignature, the resulting device-list entry) with every random input \
-hush-device drew (`companion_random` = ephemeral key seed 32 || linking secret 32, \
+Device linking (`docs/wire/linking.md`, version 2). `valid`: complete linkings (companion offer, \
+QR text, linking message whose signed metadata names the account's `user_id`, countersignature \
+carrying the device and membership signatures, the resulting device-list entry) with every \
+random input hush-device drew (`companion_random` = ephemeral key seed 32 || linking secret 32, \
 `primary_random` = ephemeral key seed 32 || signature randomness 64, `countersign_random` = the \
-device signature's randomness 64), the clamped ephemeral private keys, the intermediate keys \
-(`offer_public_hash`, `message_key`, `mac_key`, `countersignature_key`), the transcript hash, \
-the history key, and a `hush-backup` history stream (1 KiB chunks, context = transcript hash) \
-with its plaintext. The identity private keys are test keys. `invalid`: one step each \
-(`parse_offer_text`, `parse_offer`, `accept`, `receive`, `finish`, `parse_linking_message`, \
-`parse_countersignature`, `history`), mostly against the `typical` transcript named in `base`, \
-with the result hush-device gives in Rust `Debug` form (`Expired`, `Tampered`, \
-`WrongLinkingSecret`, `BadSignature`, `Malformed(\"...\")`, ...; `ok` for the one parse that \
-must succeed).
+device signature's randomness 64 || the membership signature's randomness 64), the clamped \
+ephemeral private keys, the intermediate keys (`offer_public_hash`, `message_key`, `mac_key`, \
+`countersignature_key`), the transcript hash, the history key, and a `hush-backup` history \
+stream (1 KiB chunks, context = transcript hash) with its plaintext. The identity private keys \
+are test keys. `invalid`: one step each (`parse_offer_text`, `parse_offer`, `accept`, \
+`receive`, `finish`, `parse_linking_message`, `parse_countersignature`, `history`), mostly \
+against the `typical` transcript named in `base` (an `accept` case may name its own \
+`user_id`), with the result hush-device gives in Rust `Debug` form (`Expired`, `Tampered`, \
+`WrongLinkingSecret`, `BadSignature`, `Malformed(\"...\")`, ...; `ok` for the two inputs at \
+a limit that must pass: QR text with surrounding whitespace, an offer expiring exactly at the \
+longest lifetime plus the clock-skew allowance).
 
 Made by `hush vectors generate` from seeded RNGs (identical on every run), replaying the drawn \
 bytes into hush-device. Forged messages and countersignatures are sealed by the generator's own \
@@ -719,6 +837,6 @@ transcript. `hush vectors check` replays every transcript and compares every byt
 written from `docs/wire/linking.md`, `docs/wire/device-list.md` and `docs/wire/backup.md`, using \
 `../tools/hushpy.py` for AES-GCM, HKDF, X25519 and Base45 and the XEdDSA verifier of \
 `../prekey/check_prekey_vectors.py`): it re-derives every key from the private ephemeral keys, \
-decrypts each linking message and countersignature, checks the MACs, signatures, transcript hash, \
-history key and the history stream, and computes every invalid case's error. \
-`crates/hush-device/tests/vectors.rs` runs the script.";
+decrypts each linking message and countersignature, checks the MACs, signatures (membership \
+signature included), transcript hash, history key and the history stream, and computes every \
+invalid case's error. `crates/hush-device/tests/vectors.rs` runs the script.";

@@ -40,6 +40,10 @@ const TRANSCRIPT: &[u8] = b"hush-device v1 linking transcript";
 const COUNTERSIGNATURE_KEY: &[u8] = b"hush-device v1 countersignature key";
 const HISTORY_KEY: &[u8] = b"hush-device v1 history key";
 const DEVICE_PREFIX: [u8; 2] = [0x06, 0x01];
+const MEMBERSHIP_PREFIX: [u8; 2] = [0x06, 0x03];
+/// Version byte of the linking message, the countersignature, the offer and the
+/// states (`docs/wire/linking.md`, version 2).
+const VERSION: u8 = 2;
 
 // ---------------------------------------------------------------------------------------
 // Linking: the generator's own derivations and sealing, from hush-core primitives.
@@ -94,7 +98,7 @@ fn seal_message(
 ) -> Result<Vec<u8>, String> {
     let keys = derive(offer, primary_ephemeral)?;
     let header = [
-        &[1u8][..],
+        &[VERSION][..],
         primary_ephemeral.public_key().as_montgomery_bytes(),
     ]
     .concat();
@@ -137,21 +141,44 @@ fn history_key(offer: &[u8], message: &[u8], shared: &[u8]) -> Result<[u8; 32], 
     .map_err(|e| e.to_string())
 }
 
-fn seal_countersignature(key: &[u8; 32], signature: &[u8; 64]) -> Vec<u8> {
+/// The countersignature: version, then the device signature and the membership
+/// signature sealed under `key` (AAD = the version byte).
+fn seal_countersignature(key: &[u8; 32], device: &[u8; 64], membership: &[u8; 64]) -> Vec<u8> {
     [
-        &[1u8][..],
-        &Aes256GcmKey::new(key).seal(&[0; 12], &[1], signature),
+        &[VERSION][..],
+        &Aes256GcmKey::new(key).seal(&[0; 12], &[VERSION], &[&device[..], membership].concat()),
     ]
     .concat()
 }
 
-fn metadata_bytes(device_id: u32, key_index: u32, timestamp: u64, reference: &[u8]) -> Vec<u8> {
+fn metadata_bytes(
+    device_id: u32,
+    key_index: u32,
+    timestamp: u64,
+    reference: &[u8],
+    user: &[u8],
+) -> Vec<u8> {
     [
         &device_id.to_be_bytes()[..],
         &key_index.to_be_bytes(),
         &timestamp.to_be_bytes(),
         &[u8::try_from(reference.len()).unwrap_or(u8::MAX)],
         reference,
+        &[u8::try_from(user.len()).unwrap_or(u8::MAX)],
+        user,
+    ]
+    .concat()
+}
+
+/// The bytes a membership signature covers: `06 03 || account key || device id || user id
+/// length || user id`.
+fn membership_bytes(account: &IdentityKey, user: &[u8], device_id: u32) -> Vec<u8> {
+    [
+        &MEMBERSHIP_PREFIX[..],
+        &account.encode(),
+        &device_id.to_be_bytes(),
+        &[u8::try_from(user.len()).unwrap_or(u8::MAX)],
+        user,
     ]
     .concat()
 }
@@ -171,6 +198,8 @@ struct TranscriptInputs {
     accepted_at_ms: u64,
     received_at_ms: u64,
     finished_at_ms: u64,
+    /// The account's user id (hex).
+    user_id: String,
     device_id: u32,
     key_index: u32,
     companion_random: String,
@@ -193,6 +222,7 @@ struct Transcript {
     metadata: Vec<u8>,
     account_signature: [u8; 64],
     device_signature: [u8; 64],
+    membership_signature: [u8; 64],
     transcript_hash: [u8; 32],
     history_key: [u8; 32],
     entry: DeviceEntry,
@@ -224,6 +254,7 @@ fn run_transcript(inputs: &TranscriptInputs) -> Result<Transcript, String> {
         &inputs.companion_private_key,
     )?)?);
     let reference = unhex("server_reference", &inputs.server_reference)?;
+    let user_id = unhex("user_id", &inputs.user_id)?;
 
     let mut rng = replay(&inputs.companion_random, "companion_random")?;
     let linking = CompanionLinking::new(
@@ -244,7 +275,8 @@ fn run_transcript(inputs: &TranscriptInputs) -> Result<Transcript, String> {
     let (primary, message) = PrimaryLinking::accept(
         &scanned,
         &account,
-        CompanionAssignment {
+        &CompanionAssignment {
+            user_id,
             device_id: inputs.device_id,
             key_index: inputs.key_index,
         },
@@ -290,6 +322,7 @@ fn run_transcript(inputs: &TranscriptInputs) -> Result<Transcript, String> {
         metadata: linked.metadata.encode(),
         account_signature: *linked.account_signature.as_bytes(),
         device_signature: *linked.device_signature.as_bytes(),
+        membership_signature: *linked.membership_signature.as_bytes(),
         transcript_hash: *linked.history.transcript_hash().as_bytes(),
         history_key: *linked.history.key().to_bytes(),
         entry: added.entry,
@@ -378,10 +411,16 @@ fn run_linking_case(case: &Value, valid: &BTreeMap<String, Value>) -> Result<Str
                 .map_err(|e| format!("seen offers: {e}"))?;
             }
             let device_id = u32::try_from(number(case, "device_id")?).map_err(|e| e.to_string())?;
+            let user_id = if case.get("user_id").is_some() {
+                hex_field(case, "user_id")?
+            } else {
+                hex_field(base, "user_id")?
+            };
             outcome(&PrimaryLinking::accept(
                 &offer,
                 &account,
-                CompanionAssignment {
+                &CompanionAssignment {
+                    user_id,
                     device_id,
                     key_index: 1,
                 },
@@ -393,7 +432,7 @@ fn run_linking_case(case: &Value, valid: &BTreeMap<String, Value>) -> Result<Str
         "receive" => {
             let base = base_of(case, valid)?;
             let state = [
-                &[1u8, 1][..],
+                &[VERSION, 1][..],
                 &hex_field(base, "companion_ephemeral_private")?,
                 &hex_field(base, "offer")?,
             ]
@@ -425,7 +464,8 @@ fn run_linking_case(case: &Value, valid: &BTreeMap<String, Value>) -> Result<Str
             let (primary, _) = PrimaryLinking::accept(
                 &offer,
                 &account,
-                CompanionAssignment {
+                &CompanionAssignment {
+                    user_id: unhex("user_id", &inputs.user_id)?,
                     device_id: inputs.device_id,
                     key_index: inputs.key_index,
                 },
@@ -476,6 +516,7 @@ fn check_transcript(case: &Value) -> Result<(), String> {
     bytes("metadata", &t.metadata)?;
     bytes("account_signature", &t.account_signature)?;
     bytes("device_signature", &t.device_signature)?;
+    bytes("membership_signature", &t.membership_signature)?;
     bytes("countersignature", &t.countersignature)?;
     bytes("transcript_hash", &t.transcript_hash)?;
     bytes("history_key", &t.history_key)?;
