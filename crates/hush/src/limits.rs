@@ -63,6 +63,13 @@ pub const MAX_FAN_OUT: usize = hush_group::limits::MAX_TRACKED_DEVICES;
 /// can be verified by its contacts.
 pub const MAX_USER_LEN: usize = hush_device::limits::MAX_ACCOUNT_ADDRESS_LEN;
 
+/// How many users' checked device lists a [`crate::Device`] keeps in memory (each the
+/// stored bytes and the list they verified to, at most about 4 KiB): a send reads the
+/// recipient's and this account's own stored list, and checking one again costs one XEdDSA
+/// verification per device plus one; kept, a list is checked once while its bytes stay the
+/// same. Past the bound the user with the first name in order makes room.
+pub const MAX_CHECKED_LISTS: usize = 256;
+
 /// The longest application plaintext one pairwise or group message carries (248 KiB):
 /// with the content framing (`docs/wire/content.md`), the ratchet's padding and MAC and
 /// a first message's PQXDH fields (under 2 KiB), every envelope stays under the

@@ -13,9 +13,9 @@
 )]
 
 use hush::server::PreKeyDirectory;
-use hush::store::{DeviceListStore, IdentityStore, MemoryStore, Store};
+use hush::store::{DeviceListStore, IdentityStore, MemoryStore, Store, Transaction};
 use hush::{Address, CompanionLink, Device, DeviceEntry, Envelope, Error, GenerateRequest};
-use hush_core::{IdentityKeyPair, Signature};
+use hush_core::{IdentityKey, IdentityKeyPair, Signature};
 use hush_device::SignedDeviceList;
 use hush_test_support::test_rng;
 use rand_chacha::ChaCha20Rng;
@@ -263,5 +263,167 @@ fn a_companion_takes_its_user_id_from_the_signed_linking() {
     assert_eq!(
         laptop.prepare_send("alice", NOW).unwrap().need_bundles,
         [addr("alice", 1)]
+    );
+}
+
+/// Appends an entry for `device` (its own consent included) to a stored signed list,
+/// leaving the account signature as it was: what someone who can write the store but
+/// holds no account key can do.
+fn append_entry(signed: &[u8], entry: &DeviceEntry) -> Vec<u8> {
+    let (list, signature) = signed.split_at(signed.len() - 64);
+    let mut list = list.to_vec();
+    list[50] += 1;
+    list.extend_from_slice(&entry.device_id.to_be_bytes());
+    list.extend_from_slice(&entry.identity_key.encode());
+    list.extend_from_slice(&entry.key_index.to_be_bytes());
+    list.extend_from_slice(&entry.added_at_ms.to_be_bytes());
+    list.extend_from_slice(entry.membership_signature.as_bytes());
+    [list.as_slice(), signature].concat()
+}
+
+/// A thief's device that consents to be `user.9` of the account of `account_key`.
+fn thiefs_device(
+    user: &str,
+    account_key: IdentityKey,
+    rng: &mut ChaCha20Rng,
+) -> (Dev, DeviceEntry) {
+    let device = Device::create_companion(
+        MemoryStore::new(),
+        user,
+        9,
+        IdentityKeyPair::generate(rng),
+        account_key,
+        rng,
+    )
+    .unwrap();
+    let entry = device.membership_entry(NOW, rng).unwrap();
+    (device, entry)
+}
+
+/// Item 7: a thief who can write the (encrypted) SQLite file adds `alice.9` to Alice's
+/// own list and `bob.9` to Bob's, through a raw SQLite connection; nothing Alice sends may
+/// go to either. Stored lists are checked again when read: a tampered one is a store
+/// error, not a list to send to.
+#[cfg(feature = "sqlite")]
+#[test]
+fn devices_written_into_the_stored_lists_get_nothing() {
+    use hush::store::{AtRestKey, SqliteStore};
+
+    let mut rng = test_rng(701);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alice.db");
+    let directory = PreKeyDirectory::new();
+    let at_rest = || AtRestKey::new([7; 32]);
+    let alice = Device::create_account(
+        SqliteStore::open(&path, Some(at_rest())).unwrap(),
+        "alice",
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+    publish(&directory, &alice, &mut rng);
+    let bob = Device::create_account(MemoryStore::new(), "bob", NOW, &mut rng).unwrap();
+    publish(&directory, &bob, &mut rng);
+    alice
+        .accept_device_list("bob", &bob.own_device_list().unwrap(), NOW)
+        .unwrap();
+    send(&directory, &alice, "bob", b"before", NOW, &mut rng).unwrap();
+    let alice_key = *alice.account_key();
+    drop(alice);
+
+    let (alice_nine, alice_nine_entry) = thiefs_device("alice", alice_key, &mut rng);
+    let (bob_nine, bob_nine_entry) = thiefs_device("bob", *bob.account_key(), &mut rng);
+    publish(&directory, &alice_nine, &mut rng);
+    publish(&directory, &bob_nine, &mut rng);
+
+    // With the file: one entry more in each stored list.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let own: Vec<u8> = raw
+        .query_row("SELECT signed FROM own_device_list", [], |r| r.get(0))
+        .unwrap();
+    raw.execute(
+        "UPDATE own_device_list SET signed = ?1",
+        [append_entry(&own, &alice_nine_entry)],
+    )
+    .unwrap();
+    let bobs: Vec<u8> = raw
+        .query_row(
+            "SELECT signed FROM device_lists WHERE user = 'bob'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    raw.execute(
+        "UPDATE device_lists SET signed = ?1 WHERE user = 'bob'",
+        [append_entry(&bobs, &bob_nine_entry)],
+    )
+    .unwrap();
+    drop(raw);
+
+    let alice = Device::open(SqliteStore::open(&path, Some(at_rest())).unwrap()).unwrap();
+    let sent = send(&directory, &alice, "bob", b"after", NOW, &mut rng);
+    if let Ok(envelopes) = &sent {
+        let to: Vec<&Address> = envelopes.iter().map(|e| &e.to).collect();
+        panic!("sent to the devices the thief wrote into the store: {to:?}");
+    }
+    assert_eq!(
+        sent.unwrap_err(),
+        Error::Store("stored device list does not verify")
+    );
+    // Bob's list alone tampered, Alice's own restored: still refused.
+    let mut tx = alice.store().transaction().unwrap();
+    tx.set_own_device_list(&own).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        alice.prepare_send("bob", NOW).unwrap_err(),
+        Error::Store("stored device list does not verify")
+    );
+    // Nor is anything read from bob.9.
+    bob_nine.accept_device_list("alice", &own, NOW).unwrap();
+    let from_nine = send(&directory, &bob_nine, "alice", b"hi", NOW, &mut rng).unwrap();
+    let to_alice = from_nine.iter().find(|e| e.to == addr("alice", 1)).unwrap();
+    assert_eq!(
+        alice.decrypt(
+            &addr("bob", 9),
+            to_alice.message_type,
+            &to_alice.body,
+            NOW,
+            &mut rng
+        ),
+        Err(Error::Store("stored device list does not verify"))
+    );
+}
+
+/// Item 7, through the store traits: any `Store` (here `MemoryStore`) may hand back a
+/// list someone else wrote; the facade checks it again, whichever store it is.
+#[test]
+fn a_tampered_list_from_any_store_is_refused() {
+    let mut rng = test_rng(702);
+    let alice = Device::create_account(MemoryStore::new(), "alice", NOW, &mut rng).unwrap();
+    let bob = Device::create_account(MemoryStore::new(), "bob", NOW, &mut rng).unwrap();
+    alice
+        .accept_device_list("bob", &bob.own_device_list().unwrap(), NOW)
+        .unwrap();
+    let (_, nine) = thiefs_device("alice", *alice.account_key(), &mut rng);
+    let own = alice.own_device_list().unwrap();
+    {
+        let mut tx = alice.store().transaction().unwrap();
+        tx.set_own_device_list(&append_entry(&own, &nine)).unwrap();
+        tx.commit().unwrap();
+    }
+    assert_eq!(
+        alice.prepare_send("bob", NOW).unwrap_err(),
+        Error::Store("stored device list does not verify")
+    );
+    // Another account's valid list stored as Alice's own: refused too.
+    {
+        let mut tx = alice.store().transaction().unwrap();
+        tx.set_own_device_list(&bob.own_device_list().unwrap())
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    assert_eq!(
+        alice.prepare_send("bob", NOW).unwrap_err(),
+        Error::Store("stored device list does not verify")
     );
 }

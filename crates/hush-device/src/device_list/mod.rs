@@ -479,18 +479,6 @@ impl SignedDeviceList {
         self.body.signed_at_ms
     }
 
-    /// Treats this list as the verified list of `user_id` without checking any
-    /// signature or its history again. Only for a list this device already verified and
-    /// kept in its own store since; never for bytes from the network.
-    #[must_use]
-    pub fn assume_verified(self, user_id: &[u8], policy: DeviceListPolicy) -> VerifiedDeviceList {
-        VerifiedDeviceList {
-            body: self.body,
-            user_id: user_id.to_vec(),
-            policy,
-        }
-    }
-
     fn signature_valid(&self) -> bool {
         signature_valid(&self.body.account, &self.bytes, &self.signature)
     }

@@ -10,7 +10,7 @@ use crate::Address;
 use crate::error::{Error, Result};
 use crate::store::{DeviceListStore, IdentityStore, Store, Transaction};
 
-use super::{Device, StoredList, addresses, check_user, stored_list};
+use super::{Device, StoredList, addresses, check_user};
 
 impl<S: Store> Device<S> {
     // ---- device lists ----
@@ -214,7 +214,7 @@ impl<S: Store> Device<S> {
         } else {
             tx.device_list(user)?
         };
-        match stored_list(&stored.ok_or(Error::NoDeviceList)?, user, self.policy)? {
+        match self.stored_list(&stored.ok_or(Error::NoDeviceList)?, user)? {
             StoredList::Current(list) => Ok(list),
             StoredList::Format1(_) => Err(Error::NoDeviceList),
         }
@@ -230,18 +230,16 @@ impl<S: Store> Device<S> {
         rng: &mut R,
     ) -> Result<DeviceList> {
         let stored = tx.own_device_list()?.ok_or(Error::NoDeviceList)?;
-        Ok(
-            match stored_list(&stored, &self.account.user, self.policy)? {
-                StoredList::Current(list) => DeviceList::from_verified(&list, self.policy),
-                StoredList::Format1(v1) => DeviceList::from_v1(
-                    &v1,
-                    self.account.user.as_bytes(),
-                    &self.account.identity,
-                    self.policy,
-                    rng,
-                )?,
-            },
-        )
+        Ok(match self.stored_list(&stored, &self.account.user)? {
+            StoredList::Current(list) => DeviceList::from_verified(&list, self.policy),
+            StoredList::Format1(v1) => DeviceList::from_v1(
+                &v1,
+                self.account.user.as_bytes(),
+                &self.account.identity,
+                self.policy,
+                rng,
+            )?,
+        })
     }
 
     /// Every device a message to `user` goes to at `now_ms`, with the identity key its
@@ -276,7 +274,7 @@ impl<S: Store> Device<S> {
         let Some(own) = tx.own_device_list()? else {
             return Ok(());
         };
-        let StoredList::Current(own) = stored_list(&own, &self.account.user, self.policy)? else {
+        let StoredList::Current(own) = self.stored_list(&own, &self.account.user)? else {
             // A format-1 own list names no device to send to.
             return Ok(());
         };

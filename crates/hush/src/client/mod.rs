@@ -7,11 +7,16 @@
 //!
 //! Trust model:
 //!
-//! - A user's **verified device list** (`hush-device`, signed by the account key) is the
-//!   only source of recipients and the only source of the identity key each device must
-//!   present. Lists are verified once, in [`Device::accept_device_list`] (rollback,
-//!   equivocation and account-key changes refused), and kept in the store; later reads
-//!   of the stored list do not check the signature again.
+//! - A user's **verified device list** (`hush-device`, signed by the account key, each
+//!   device on it consenting to its place) is the only source of recipients and the only
+//!   source of the identity key each device must present. Lists are verified with their
+//!   history in [`Device::accept_device_list`] (rollback, equivocation and account-key
+//!   changes refused) and kept in the store. The store is not trusted with them: every
+//!   read checks the stored list's signatures again (and, for this account's own list,
+//!   its account key), so a list someone wrote into the store is
+//!   [`Error::Store`]`("stored device list does not verify")`, not a list to send to. A
+//!   list checked once is kept in memory while its bytes stay the same
+//!   ([`MAX_CHECKED_LISTS`](crate::limits::MAX_CHECKED_LISTS) users).
 //! - The **identity store** remembers, per device address, the identity key first used
 //!   with it. If the device list later names another key for the same address, nothing
 //!   is sent to or accepted from that address until the app calls
@@ -30,14 +35,16 @@ mod prekeys;
 mod receive;
 mod send;
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hush_core::rng::CryptoRng;
 use hush_core::{IdentityKey, IdentityKeyPair};
 use hush_device::{
-    DeviceList, DeviceListPolicy, DeviceListV1, PRIMARY_DEVICE_ID, SignedDeviceList,
-    VerifiedDeviceList,
+    CheckedDeviceList, DeviceList, DeviceListPolicy, DeviceListV1, KnownDeviceLists,
+    PRIMARY_DEVICE_ID, VerifiedDeviceList,
 };
 use hush_ratchet::LocalIdentity;
 use hush_x3dh::Trust;
@@ -45,7 +52,7 @@ use zeroize::Zeroizing;
 
 use crate::Address;
 use crate::error::{Error, Result};
-use crate::limits::MAX_USER_LEN;
+use crate::limits::{MAX_CHECKED_LISTS, MAX_USER_LEN};
 use crate::store::{DeviceListStore, IdentityStore, LocalAccount, Peer, Store, Transaction};
 
 pub use content::Content;
@@ -244,6 +251,7 @@ pub struct Device<S: Store> {
     account: LocalAccount,
     address: Address,
     policy: DeviceListPolicy,
+    checked: CheckedLists,
 }
 
 impl<S: Store> fmt::Debug for Device<S> {
@@ -370,16 +378,35 @@ enum StoredList {
     Format1(DeviceListV1),
 }
 
-/// Reads the stored device list of `user`.
-fn stored_list(bytes: &[u8], user: &str, policy: DeviceListPolicy) -> Result<StoredList> {
-    match SignedDeviceList::decode(bytes) {
-        Ok(list) => Ok(StoredList::Current(
-            list.assume_verified(user.as_bytes(), policy),
-        )),
-        Err(hush_device::Error::UnknownVersion(1)) => DeviceListV1::decode(bytes)
-            .map(StoredList::Format1)
-            .map_err(|_| Error::Store("stored device list does not decode")),
-        Err(_) => Err(Error::Store("stored device list does not decode")),
+/// The lists this device has checked since it was opened, by user: the stored bytes and
+/// what they verified to. A stored list is used only once its signatures are checked
+/// (`docs/wire/store.md`, "Device lists are checked when read"); this makes the check once
+/// per list rather than once per send.
+#[derive(Default)]
+struct CheckedLists {
+    lists: Mutex<BTreeMap<String, (Vec<u8>, VerifiedDeviceList)>>,
+}
+
+impl CheckedLists {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, (Vec<u8>, VerifiedDeviceList)>> {
+        // Nothing panics while the lock is held; a poisoned lock still guards whole entries.
+        self.lists.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The verified list for `user` if `bytes` are the bytes checked last for it.
+    fn get(&self, user: &str, bytes: &[u8]) -> Option<VerifiedDeviceList> {
+        self.lock()
+            .get(user)
+            .filter(|(checked, _)| checked.as_slice() == bytes)
+            .map(|(_, list)| list.clone())
+    }
+
+    fn insert(&self, user: &str, bytes: &[u8], list: VerifiedDeviceList) {
+        let mut lists = self.lock();
+        if lists.len() >= MAX_CHECKED_LISTS && !lists.contains_key(user) {
+            lists.pop_first();
+        }
+        lists.insert(user.to_owned(), (bytes.to_vec(), list));
     }
 }
 
@@ -536,6 +563,7 @@ impl<S: Store> Device<S> {
             account,
             address,
             policy: DeviceListPolicy::default(),
+            checked: CheckedLists::default(),
         })
     }
 
@@ -600,6 +628,40 @@ impl<S: Store> Device<S> {
     #[must_use]
     pub const fn store(&self) -> &S {
         &self.store
+    }
+
+    /// Reads the stored device list of `user` (this account's own for its own user),
+    /// checking it again: its signatures, by the account key and each device's membership
+    /// for `user` (`hush_device::CheckedDeviceList`), and for this account's own list the
+    /// account key. Whoever can write the store could have put any bytes there; a list
+    /// that does not check is [`Error::Store`]`("stored device list does not verify")`,
+    /// not a list to send to. A list checked once is served from `self.checked` while its
+    /// bytes stay the same. A format-1 list is returned as such (its account signature
+    /// checked).
+    fn stored_list(&self, bytes: &[u8], user: &str) -> Result<StoredList> {
+        const BAD: Error = Error::Store("stored device list does not verify");
+        let own = user == self.account.user;
+        if let Some(list) = self.checked.get(user, bytes) {
+            return Ok(StoredList::Current(list));
+        }
+        let list = match CheckedDeviceList::new(bytes, user.as_bytes(), &self.policy) {
+            Ok(checked) => checked.assume_history_checked(self.policy),
+            Err(hush_device::Error::UnknownVersion(1)) => {
+                let v1 = KnownDeviceLists::new(self.policy)
+                    .verify_v1(user.as_bytes(), bytes)
+                    .map_err(|_| BAD)?;
+                if own && *v1.account_identity() != self.account.account_key {
+                    return Err(BAD);
+                }
+                return Ok(StoredList::Format1(v1));
+            }
+            Err(_) => return Err(BAD),
+        };
+        if own && *list.account_identity() != self.account.account_key {
+            return Err(BAD);
+        }
+        self.checked.insert(user, bytes, list.clone());
+        Ok(StoredList::Current(list))
     }
 
     fn local(&self) -> LocalIdentity<'_> {
