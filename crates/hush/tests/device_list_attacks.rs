@@ -427,3 +427,118 @@ fn a_tampered_list_from_any_store_is_refused() {
         Error::Store("stored device list does not verify")
     );
 }
+
+/// Item 5, second half: one identity key under two users. Even with a membership
+/// signature (the key's owner consented, or the key is stolen), a list naming a key this
+/// device has recorded for another user is refused, and so is a first message from an
+/// address whose key is recorded for another user.
+#[test]
+fn a_key_known_under_another_user_is_refused() {
+    let mut rng = test_rng(502);
+    let directory = PreKeyDirectory::new();
+    let alice = Device::create_account(MemoryStore::new(), "alice", NOW, &mut rng).unwrap();
+    let bob = Device::create_account(MemoryStore::new(), "bob", NOW, &mut rng).unwrap();
+    let mallory = Device::create_account(MemoryStore::new(), "mallory", NOW, &mut rng).unwrap();
+    publish(&directory, &bob, &mut rng);
+    alice
+        .accept_device_list("bob", &bob.own_device_list().unwrap(), NOW)
+        .unwrap();
+    bob.accept_device_list("alice", &alice.own_device_list().unwrap(), NOW)
+        .unwrap();
+    // Bob hears from Alice: he records alice.1's key.
+    let hello = send(&directory, &alice, "bob", b"hello", NOW, &mut rng).unwrap();
+    bob.decrypt(
+        alice.address(),
+        hello[0].message_type,
+        &hello[0].body,
+        NOW,
+        &mut rng,
+    )
+    .unwrap();
+
+    // Alice's device key (stolen, or misused by its owner) consents to be mallory.2.
+    let alice_key = identity_of(&alice);
+    let consent =
+        hush_device::sign_membership(&alice_key, mallory.account_key(), b"mallory", 2, &mut rng)
+            .unwrap();
+    let entry = DeviceEntry {
+        device_id: 2,
+        identity_key: alice.identity_key(),
+        key_index: 1,
+        added_at_ms: NOW,
+        membership_signature: consent,
+    };
+    let list = mallory.add_companion(entry, NOW, &mut rng).unwrap();
+    assert_eq!(
+        bob.accept_device_list("mallory", &list, NOW),
+        Err(Error::DeviceKeyOfAnotherUser {
+            address: addr("alice", 1)
+        })
+    );
+    // Nor can the key be accepted for mallory.2 by hand.
+    assert_eq!(
+        bob.accept_identity(&addr("mallory", 2), &alice.identity_key()),
+        Err(Error::DeviceKeyOfAnotherUser {
+            address: addr("alice", 1)
+        })
+    );
+
+    // Carol accepted Mallory's list before she heard from Alice: the key is recorded
+    // when Alice's first message arrives, and the relabelled second one is refused.
+    let carol = Device::create_account(MemoryStore::new(), "carol", NOW, &mut rng).unwrap();
+    publish(&directory, &carol, &mut rng);
+    carol.accept_device_list("mallory", &list, NOW).unwrap();
+    carol
+        .accept_device_list("alice", &alice.own_device_list().unwrap(), NOW)
+        .unwrap();
+    alice
+        .accept_device_list("carol", &carol.own_device_list().unwrap(), NOW)
+        .unwrap();
+    let first = send(&directory, &alice, "carol", b"one", NOW, &mut rng).unwrap();
+    carol
+        .decrypt(
+            alice.address(),
+            first[0].message_type,
+            &first[0].body,
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    let second = send(&directory, &alice, "carol", b"two", NOW, &mut rng).unwrap();
+    assert_eq!(
+        carol.decrypt(
+            &addr("mallory", 2),
+            second[0].message_type,
+            &second[0].body,
+            NOW,
+            &mut rng
+        ),
+        Err(Error::DeviceKeyOfAnotherUser {
+            address: addr("alice", 1)
+        })
+    );
+    // And a contact's list naming Carol's own key is refused.
+    let eve = Device::create_account(MemoryStore::new(), "eve", NOW, &mut rng).unwrap();
+    let own_key =
+        hush_device::sign_membership(&identity_of(&carol), eve.account_key(), b"eve", 3, &mut rng)
+            .unwrap();
+    let with_carol = eve
+        .add_companion(
+            DeviceEntry {
+                device_id: 3,
+                identity_key: carol.identity_key(),
+                key_index: 1,
+                added_at_ms: NOW,
+                membership_signature: own_key,
+            },
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    assert_eq!(
+        carol.accept_device_list("eve", &with_carol, NOW),
+        Err(Error::DeviceKeyOfAnotherUser {
+            address: addr("carol", 1)
+        })
+    );
+}

@@ -98,7 +98,10 @@ impl<S: Store> Device<S> {
     /// `hush_device::Error::IdentityChanged` when the list is signed by another account
     /// key than the stored one (show it to the person; [`Device::accept_changed_device_list`]
     /// accepts it), `Rollback`, `Equivocation`, `BadSignature`, `Malformed`,
-    /// `TooManyCompanions`; [`Error::Store`]. Nothing is stored on error.
+    /// `TooManyCompanions`; [`Error::DeviceKeyOfAnotherUser`] when the list names an
+    /// identity key recorded for another user's device (or, for another user, this
+    /// device's own key or one of this account's); [`Error::Store`]. Nothing is stored on
+    /// error.
     pub fn accept_device_list(
         &self,
         user: &str,
@@ -126,6 +129,7 @@ impl<S: Store> Device<S> {
             None => {}
         }
         let verified = known.verify(user.as_bytes(), signed)?;
+        self.check_keys_unclaimed(&mut tx, user, &verified)?;
         if own {
             if *verified.account_identity() != self.account.account_key {
                 return Err(Error::Device(hush_device::Error::IdentityChanged));
@@ -167,6 +171,7 @@ impl<S: Store> Device<S> {
         }
         let mut tx = self.store.transaction()?;
         let verified = KnownDeviceLists::new(self.policy).verify(user.as_bytes(), signed)?;
+        self.check_keys_unclaimed(&mut tx, user, &verified)?;
         if let Some(stored) = tx.device_list(user)? {
             let mut known = KnownDeviceLists::new(self.policy);
             remember_stored(&mut known, user, &stored)?;
@@ -194,11 +199,55 @@ impl<S: Store> Device<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`].
+    /// [`Error::DeviceKeyOfAnotherUser`] if `key` is recorded for a device of another
+    /// user; [`Error::Store`].
     pub fn accept_identity(&self, address: &Address, key: &IdentityKey) -> Result<()> {
         let mut tx = self.store.transaction()?;
+        super::check_key_unclaimed(&mut tx, address.name(), key)?;
         tx.set_remote_identity(address, key)?;
         tx.commit()
+    }
+
+    /// Refuses a list of `user` that names an identity key of another user's device: one
+    /// recorded in the store for another user, or (for another user's list) this device's
+    /// own key, the account key, or a key on this account's own list.
+    fn check_keys_unclaimed<T: Transaction>(
+        &self,
+        tx: &mut T,
+        user: &str,
+        list: &VerifiedDeviceList,
+    ) -> Result<()> {
+        let own_keys: Vec<(Address, IdentityKey)> = if user == self.account.user {
+            Vec::new()
+        } else {
+            let mut keys = vec![
+                (self.address.clone(), self.account.identity.identity_key()),
+                (
+                    Address::new(self.account.user.as_str(), PRIMARY_DEVICE_ID)?,
+                    self.account.account_key,
+                ),
+            ];
+            if let Some(own) = tx.own_device_list()?
+                && let StoredList::Current(own) = self.stored_list(&own, &self.account.user)?
+            {
+                for entry in own.devices() {
+                    keys.push((
+                        Address::new(self.account.user.as_str(), entry.device_id)?,
+                        entry.identity_key,
+                    ));
+                }
+            }
+            keys
+        };
+        for entry in list.devices() {
+            if let Some((address, _)) = own_keys.iter().find(|(_, k)| *k == entry.identity_key) {
+                return Err(Error::DeviceKeyOfAnotherUser {
+                    address: address.clone(),
+                });
+            }
+            super::check_key_unclaimed(tx, user, &entry.identity_key)?;
+        }
+        Ok(())
     }
 
     /// The stored list of `user` (this account's own for its own user), to send to

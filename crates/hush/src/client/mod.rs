@@ -305,7 +305,8 @@ fn check_identity<T: Transaction>(tx: &mut T, address: &Address, key: &IdentityK
     check_known_identity(tx, address, known, key)
 }
 
-/// [`check_identity`] with the recorded identity already read.
+/// [`check_identity`] with the recorded identity already read. On first use the key is
+/// recorded only if no other user's device has it ([`Error::DeviceKeyOfAnotherUser`]).
 fn check_known_identity<T: Transaction>(
     tx: &mut T,
     address: &Address,
@@ -318,7 +319,23 @@ fn check_known_identity<T: Transaction>(
             address: address.clone(),
             identity_key: *key,
         }),
-        None => tx.set_remote_identity(address, key),
+        None => {
+            check_key_unclaimed(tx, address.name(), key)?;
+            tx.set_remote_identity(address, key)
+        }
+    }
+}
+
+/// Fails with [`Error::DeviceKeyOfAnotherUser`] if `key` is recorded for a device of a
+/// user other than `user`.
+fn check_key_unclaimed<T: Transaction>(tx: &mut T, user: &str, key: &IdentityKey) -> Result<()> {
+    match tx
+        .addresses_with_identity(key)?
+        .into_iter()
+        .find(|other| other.name() != user)
+    {
+        Some(address) => Err(Error::DeviceKeyOfAnotherUser { address }),
+        None => Ok(()),
     }
 }
 

@@ -190,6 +190,16 @@ pub trait IdentityStore {
     ///
     /// [`crate::Error::Store`] on a storage failure.
     fn set_remote_identity(&mut self, address: &Address, key: &IdentityKey) -> Result<()>;
+
+    /// Every address whose recorded identity is `key`, in increasing order (name, then
+    /// device id), this transaction's own writes included. The facade asks it before it
+    /// accepts a device list or records an identity, to refuse one identity key under two
+    /// users. `SqliteStore` answers from an index on the key (schema version 4).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Store`] on a storage failure or a stored value that does not decode.
+    fn addresses_with_identity(&mut self, key: &IdentityKey) -> Result<Vec<Address>>;
 }
 
 /// This device's prekeys (private halves) and their bookkeeping.

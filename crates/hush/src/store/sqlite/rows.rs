@@ -49,6 +49,25 @@ impl IdentityStore for SqliteTransaction<'_> {
         })
     }
 
+    fn addresses_with_identity(&mut self, key: &IdentityKey) -> Result<Vec<Address>> {
+        let what = "read remote identity";
+        let mut statement = self.statement(
+            what,
+            "SELECT name, device_id FROM remote_identities WHERE identity_key = ?1
+             ORDER BY name, device_id",
+        )?;
+        let rows = statement
+            .query_map([key.encode()], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, u32>(1)?))
+            })
+            .map_err(db(what))?;
+        rows.map(|row| {
+            let (name, device_id) = row.map_err(db(what))?;
+            Address::new(name.as_str(), device_id).map_err(|_| Error::Store("remote identity"))
+        })
+        .collect()
+    }
+
     fn set_remote_identity(&mut self, address: &Address, key: &IdentityKey) -> Result<()> {
         self.forget(Cached::Identities(address.name().to_owned()));
         self.execute(

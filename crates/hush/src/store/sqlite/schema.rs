@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 /// The schema version this build writes and reads (the number of migrations it knows;
 /// see `docs/wire/store.md`).
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. A database is migrated
 /// from its version to [`SCHEMA_VERSION`] in one transaction when opened. Entries are
@@ -56,6 +56,9 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // stay in `sessions`, which still holds the long ones; a short one moves on its next
     // write.
     "CREATE TABLE user_sessions (name TEXT PRIMARY KEY, sessions BLOB NOT NULL);",
+    // 3 -> 4: remote identities by key, to find every address one identity key is
+    // recorded for (one device key under two users is refused).
+    "CREATE INDEX remote_identities_by_key ON remote_identities (identity_key);",
 ];
 
 /// The schema version recorded in the database (0 for an empty one).
