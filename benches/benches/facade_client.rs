@@ -154,7 +154,7 @@ fn fan_out_world<S: Store>(store: S) -> Device<S> {
             .unwrap();
     }
 
-    let plan = alice.prepare_send("bob", NOW).unwrap();
+    let plan = alice.prepare_send("bob", NOW, &mut rng).unwrap();
     assert_eq!(plan.need_bundles.len(), 8);
     let bundles = server.bundles(&plan.need_bundles);
     let envelopes = alice
@@ -193,7 +193,7 @@ fn reply<S: Store>(
             rng,
         )
         .unwrap();
-    let plan = device.prepare_send("alice", NOW).unwrap();
+    let plan = device.prepare_send("alice", NOW, rng).unwrap();
     let bundles = server.bundles(&plan.need_bundles);
     let answers = device
         .encrypt("alice", b"ack", &refs(&bundles), NOW, rng)

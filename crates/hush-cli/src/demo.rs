@@ -233,7 +233,10 @@ impl<R: CryptoRng> Story<R> {
     /// other devices).
     fn send(&mut self, from: &Dev, to_user: &str, text: &str) -> Outcome<usize> {
         self.plaintexts.push(text.as_bytes().to_vec());
-        let plan = from.prepare_send(to_user, self.now)?;
+        let plan = from.prepare_send(to_user, self.now, &mut self.rng)?;
+        if let Some(list) = &plan.device_list {
+            self.server.lists.upload(from.address().name(), list)?;
+        }
         let bundles = self.bundles(&plan)?;
         let refs: Vec<(Address, &[u8])> = bundles
             .iter()

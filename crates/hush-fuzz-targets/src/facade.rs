@@ -209,7 +209,7 @@ fn fixture_send(
         bug("slot");
     };
     let name = user_name(to_user);
-    let plan = must("prepare send", device.prepare_send(name, NOW));
+    let plan = must("prepare send", device.prepare_send(name, NOW, rng));
     let bundles: Vec<(Address, Vec<u8>)> = plan
         .need_bundles
         .iter()
@@ -716,7 +716,13 @@ impl Run {
         plaintext.resize(plaintext.len() + usize::from(extra % 48), b'.');
         let name = user_name(to_user);
         self.ensure(from);
-        let plan = must("prepare send", self.dev(from).prepare_send(name, NOW));
+        let plan = {
+            let Self { devices, rng, .. } = self;
+            must(
+                "prepare send",
+                made(devices, from).prepare_send(name, NOW, rng),
+            )
+        };
         let bundles = self.bundles(&plan.need_bundles);
         let refs: Vec<(Address, &[u8])> = bundles
             .iter()

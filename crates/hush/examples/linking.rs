@@ -177,7 +177,12 @@ fn send<R: CryptoRng>(
     text: &[u8],
     rng: &mut R,
 ) -> Result<usize> {
-    let plan = from.prepare_send(user, NOW)?;
+    let plan = from.prepare_send(user, NOW, rng)?;
+    // On a primary whose device list was due for a refresh, the plan carries it, signed
+    // again: upload it, or contacts stop writing to its companions after 14 days.
+    if let Some(list) = &plan.device_list {
+        server.device_lists.upload(from.address().name(), list)?;
+    }
     let mut bundles: Vec<(Address, Vec<u8>)> = Vec::new();
     for address in plan.need_bundles {
         let bundle = server.directory.bundle(&address)?;

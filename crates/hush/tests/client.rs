@@ -159,7 +159,7 @@ fn send(
     server: &mut Server,
     rng: &mut ChaCha20Rng,
 ) -> Vec<Envelope> {
-    let plan = from.prepare_send(user, NOW).unwrap();
+    let plan = from.prepare_send(user, NOW, rng).unwrap();
     let bundles = server.bundles(&plan.need_bundles);
     from.encrypt(user, plaintext, &as_refs(&bundles), NOW, rng)
         .unwrap()
@@ -303,7 +303,7 @@ fn fan_out_reaches_every_device_exactly_once_and_replies_work() {
         alice,
         bob,
     } = world(1);
-    let plan = alice[0].prepare_send("bob", NOW).unwrap();
+    let plan = alice[0].prepare_send("bob", NOW, &mut rng).unwrap();
     let expected: BTreeSet<Address> = [addr("bob", 1), addr("bob", 2), addr("bob", 3)]
         .into_iter()
         .chain([addr("alice", 2)])
@@ -387,7 +387,7 @@ fn fan_out_reaches_every_device_exactly_once_and_replies_work() {
     // Alice needs no bundle now, and bob.2 (who answered) gets a normal message.
     assert!(
         alice[0]
-            .prepare_send("bob", NOW)
+            .prepare_send("bob", NOW, &mut rng)
             .unwrap()
             .need_bundles
             .is_empty()
@@ -565,7 +565,7 @@ fn a_device_not_on_the_list_never_receives_and_is_refused() {
     learn(std::slice::from_ref(&rogue), &alice);
 
     // Alice never sends to it.
-    let plan = alice[0].prepare_send("bob", NOW).unwrap();
+    let plan = alice[0].prepare_send("bob", NOW, &mut rng).unwrap();
     assert!(!plan.need_bundles.contains(&addr("bob", 4)));
     let envelopes = send(&alice[0], "bob", b"hi", &mut server, &mut rng);
     assert!(envelopes.iter().all(|e| e.to != addr("bob", 4)));
@@ -724,7 +724,7 @@ fn one_time_prekeys_are_consumed_exactly_once() {
     assert_eq!(count(bob1), (4, 3));
     let mut bundle_ids = Vec::new();
     for sender in &alice {
-        let plan = sender.prepare_send("bob", NOW).unwrap();
+        let plan = sender.prepare_send("bob", NOW, &mut rng).unwrap();
         let bundles = server.bundles(&plan.need_bundles);
         let b1 = hush_prekey::PreKeyBundle::decode(
             &bundles
@@ -939,7 +939,10 @@ fn account_key_change_is_refused_until_accepted() {
         .unwrap();
     assert_eq!(to, vec![addr("bob", 1)]);
     assert_eq!(
-        alice[0].prepare_send("bob", NOW).unwrap().need_bundles,
+        alice[0]
+            .prepare_send("bob", NOW, &mut rng)
+            .unwrap()
+            .need_bundles,
         vec![addr("bob", 1), addr("alice", 2)]
     );
 }

@@ -55,7 +55,7 @@ fn send<S: Store>(
     now: u64,
     rng: &mut ChaCha20Rng,
 ) -> Result<Vec<Envelope>, Error> {
-    let plan = from.prepare_send(user, now)?;
+    let plan = from.prepare_send(user, now, rng)?;
     let bundles: Vec<(Address, Vec<u8>)> = plan
         .need_bundles
         .iter()
@@ -226,7 +226,10 @@ fn accept_changed_device_list_refuses_a_list_of_the_same_account_key() {
         assert_eq!(tx.device_list("bob").unwrap(), stored);
     }
     assert_eq!(
-        alice.prepare_send("bob", NOW).unwrap().need_bundles,
+        alice
+            .prepare_send("bob", NOW, &mut rng)
+            .unwrap()
+            .need_bundles,
         [addr("bob", 1), addr("bob", 2)]
     );
 }
@@ -261,7 +264,10 @@ fn a_companion_takes_its_user_id_from_the_signed_linking() {
         .accept_device_list("alice", &done.device_list, NOW)
         .unwrap();
     assert_eq!(
-        laptop.prepare_send("alice", NOW).unwrap().need_bundles,
+        laptop
+            .prepare_send("alice", NOW, &mut rng)
+            .unwrap()
+            .need_bundles,
         [addr("alice", 1)]
     );
 }
@@ -375,7 +381,7 @@ fn devices_written_into_the_stored_lists_get_nothing() {
     tx.set_own_device_list(&own).unwrap();
     tx.commit().unwrap();
     assert_eq!(
-        alice.prepare_send("bob", NOW).unwrap_err(),
+        alice.prepare_send("bob", NOW, &mut rng).unwrap_err(),
         Error::Store("stored device list does not verify")
     );
     // Nor is anything read from bob.9.
@@ -412,7 +418,7 @@ fn a_tampered_list_from_any_store_is_refused() {
         tx.commit().unwrap();
     }
     assert_eq!(
-        alice.prepare_send("bob", NOW).unwrap_err(),
+        alice.prepare_send("bob", NOW, &mut rng).unwrap_err(),
         Error::Store("stored device list does not verify")
     );
     // Another account's valid list stored as Alice's own: refused too.
@@ -423,7 +429,7 @@ fn a_tampered_list_from_any_store_is_refused() {
         tx.commit().unwrap();
     }
     assert_eq!(
-        alice.prepare_send("bob", NOW).unwrap_err(),
+        alice.prepare_send("bob", NOW, &mut rng).unwrap_err(),
         Error::Store("stored device list does not verify")
     );
 }
@@ -541,4 +547,147 @@ fn a_key_known_under_another_user_is_refused() {
             address: addr("carol", 1)
         })
     );
+}
+
+/// Decrypts, at every device of `readers` that `envelopes` address, its envelope from
+/// `from`; returns the plaintexts read.
+fn deliver(
+    envelopes: &[Envelope],
+    from: &Dev,
+    readers: &[&Dev],
+    now: u64,
+    rng: &mut ChaCha20Rng,
+) -> Vec<Vec<u8>> {
+    let mut read = Vec::new();
+    for reader in readers {
+        if let Some(e) = envelopes.iter().find(|e| e.to == *reader.address()) {
+            let got = reader
+                .decrypt(from.address(), e.message_type, &e.body, now, rng)
+                .unwrap();
+            match got.kind {
+                hush::ReceivedKind::Direct { plaintext }
+                | hush::ReceivedKind::SentTranscript { plaintext, .. } => {
+                    read.push(plaintext.to_vec());
+                }
+                other => panic!("not a text: {other:?}"),
+            }
+        }
+    }
+    read
+}
+
+/// Item 9: Alice uses her phone and her laptop every day for 30 days; the laptop must keep
+/// receiving Bob's messages the whole time, though nobody links or removes a device. The
+/// phone's send plans hand over its refreshed list, which the app uploads. (A primary
+/// idle for longer than the companion expiry still stops its companions receiving: that
+/// is what the expiry is for.)
+#[test]
+fn companions_of_an_account_in_daily_use_keep_receiving() {
+    const DAY: u64 = 24 * 60 * 60 * 1000;
+    let mut rng = test_rng(901);
+    let directory = PreKeyDirectory::new();
+    let lists = hush::server::DeviceLists::new();
+    let phone = Device::create_account(MemoryStore::new(), "alice", NOW, &mut rng).unwrap();
+    let bob = Device::create_account(MemoryStore::new(), "bob", NOW, &mut rng).unwrap();
+    for device in [&phone, &bob] {
+        let user = device.address().name();
+        lists.register_account(user, *device.account_key()).unwrap();
+        lists
+            .upload(user, &device.own_device_list().unwrap())
+            .unwrap();
+        publish(&directory, device, &mut rng);
+    }
+    let link = CompanionLink::start(b"relay-9", NOW, &mut rng).unwrap();
+    let (pending, message) = phone
+        .accept_companion(&link.offer_qr_text(), NOW, &mut rng)
+        .unwrap();
+    let linked = link
+        .finish(MemoryStore::new(), &message, NOW, &mut rng)
+        .unwrap();
+    let laptop = linked.device;
+    let done = phone
+        .finish_companion(pending, &linked.countersignature, NOW, &mut rng)
+        .unwrap();
+    lists.upload("alice", &done.device_list).unwrap();
+    publish(&directory, &laptop, &mut rng);
+    for device in [&phone, &laptop] {
+        device
+            .accept_device_list("alice", &lists.fetch("alice").unwrap(), NOW)
+            .unwrap();
+        device
+            .accept_device_list("bob", &lists.fetch("bob").unwrap(), NOW)
+            .unwrap();
+    }
+
+    bob.accept_device_list("alice", &lists.fetch("alice").unwrap(), NOW)
+        .unwrap();
+
+    // A send as an app does it: the plan's bundles, and the refreshed list uploaded.
+    let write = |from: &Dev, to: &str, text: &[u8], now: u64, rng: &mut ChaCha20Rng| {
+        let plan = from.prepare_send(to, now, rng).unwrap();
+        if let Some(list) = &plan.device_list {
+            lists.upload(from.address().name(), list).unwrap();
+        }
+        let bundles: Vec<(Address, Vec<u8>)> = plan
+            .need_bundles
+            .iter()
+            .map(|a| (a.clone(), directory.bundle(a).unwrap()))
+            .collect();
+        let refs: Vec<(Address, &[u8])> = bundles
+            .iter()
+            .map(|(a, b)| (a.clone(), b.as_slice()))
+            .collect();
+        from.encrypt(to, text, &refs, now, rng).unwrap()
+    };
+    for day in 1..=30 {
+        let now = NOW + day * DAY;
+        // The phone writes to Bob (its laptop gets a copy).
+        let morning = write(&phone, "bob", b"morning", now, &mut rng);
+        deliver(&morning, &phone, &[&bob, &laptop], now, &mut rng);
+        // Bob answers, with Alice's latest list from the server.
+        bob.accept_device_list("alice", &lists.fetch("alice").unwrap(), now)
+            .unwrap();
+        let hello = write(&bob, "alice", b"hello", now, &mut rng);
+        let read = deliver(&hello, &bob, &[&laptop], now, &mut rng);
+        assert_eq!(
+            read,
+            [b"hello".to_vec()],
+            "day {day}: the laptop read nothing"
+        );
+        deliver(&hello, &bob, &[&phone], now, &mut rng);
+        // The laptop answers too (the phone gets a copy).
+        let evening = write(&laptop, "bob", b"evening", now, &mut rng);
+        deliver(&evening, &laptop, &[&bob, &phone], now, &mut rng);
+    }
+
+    // The phone stays idle for 15 days: Bob no longer writes to the laptop, as designed.
+    let idle = NOW + 45 * DAY + 1;
+    bob.accept_device_list("alice", &lists.fetch("alice").unwrap(), idle)
+        .unwrap();
+    assert_eq!(
+        bob.prepare_send("alice", idle, &mut rng)
+            .unwrap()
+            .need_bundles,
+        Vec::<Address>::new()
+    );
+    let to: Vec<Address> = write(&bob, "alice", b"anyone?", idle, &mut rng)
+        .into_iter()
+        .map(|e| e.to)
+        .collect();
+    assert_eq!(to, [addr("alice", 1)]);
+    // Back in use, the phone refreshes the list (here without a send) and the laptop is
+    // written to again.
+    assert!(phone.device_list_refresh_due(idle).unwrap());
+    let refreshed = phone.refresh_device_list(idle, &mut rng).unwrap().unwrap();
+    lists.upload("alice", &refreshed).unwrap();
+    assert!(!phone.device_list_refresh_due(idle + 1).unwrap());
+    assert_eq!(phone.refresh_device_list(idle + 1, &mut rng).unwrap(), None);
+    assert_eq!(laptop.refresh_device_list(idle, &mut rng).unwrap(), None);
+    bob.accept_device_list("alice", &lists.fetch("alice").unwrap(), idle)
+        .unwrap();
+    let to: Vec<Address> = write(&bob, "alice", b"welcome back", idle, &mut rng)
+        .into_iter()
+        .map(|e| e.to)
+        .collect();
+    assert_eq!(to, [addr("alice", 1), addr("alice", 2)]);
 }

@@ -73,7 +73,7 @@ fn a_contacts_format_1_list_carries_its_key_and_version_over() {
     }
     // Nothing is sent to a format-1 list: the app fetches the current one.
     assert_eq!(
-        alice.prepare_send("bob", NOW).unwrap_err(),
+        alice.prepare_send("bob", NOW, &mut rng).unwrap_err(),
         Error::NoDeviceList
     );
     // Bob's upgraded list (his primary re-signed it in format 2, at a higher version).
@@ -133,7 +133,8 @@ fn a_format_2_list_older_than_the_stored_format_1_list_is_a_rollback() {
 }
 
 /// The primary's own format-1 list becomes the primary alone in format 2, at a higher
-/// version, on its next change; the old companions are not carried over.
+/// version, on its first send plan (or refresh, or change); the old companions are not
+/// carried over.
 #[test]
 fn a_primarys_format_1_list_is_rebuilt_without_its_companions() {
     let mut rng = test_rng(73);
@@ -150,17 +151,21 @@ fn a_primarys_format_1_list_is_rebuilt_without_its_companions() {
         tx.set_own_device_list(&old).unwrap();
         tx.commit().unwrap();
     }
-    // Until the list is rebuilt, the phone has no other device to send to.
+    // The phone's first send plan rebuilds it (a format-1 list is due for a refresh): the
+    // primary alone, signed as version 8, newer than what contacts hold. The old laptop is
+    // not sent to.
     let bob = Device::create_account(MemoryStore::new(), "bob", NOW, &mut rng).unwrap();
     phone
         .accept_device_list("bob", &bob.own_device_list().unwrap(), NOW)
         .unwrap();
-    assert_eq!(
-        phone.prepare_send("bob", NOW).unwrap().need_bundles,
-        [addr("bob", 1)]
-    );
-    // Adding a new laptop rebuilds it: the primary alone at version 7, then the laptop
-    // added, signed as version 8, newer than what contacts hold.
+    assert!(phone.device_list_refresh_due(NOW).unwrap());
+    let plan = phone.prepare_send("bob", NOW, &mut rng).unwrap();
+    assert_eq!(plan.need_bundles, [addr("bob", 1)]);
+    let rebuilt = SignedDeviceList::decode(&plan.device_list.unwrap()).unwrap();
+    assert_eq!(rebuilt.version(), 8);
+    assert_eq!(rebuilt.devices().len(), 1);
+    assert_eq!(phone.own_device_list().unwrap(), rebuilt.encode());
+    // A new laptop joins at version 9.
     let new_laptop = Device::create_companion(
         MemoryStore::new(),
         "alice",
@@ -173,7 +178,7 @@ fn a_primarys_format_1_list_is_rebuilt_without_its_companions() {
     let entry = new_laptop.membership_entry(NOW, &mut rng).unwrap();
     let list = phone.add_companion(entry, NOW, &mut rng).unwrap();
     let list = SignedDeviceList::decode(&list).unwrap();
-    assert_eq!(list.version(), 8);
+    assert_eq!(list.version(), 9);
     let keys: Vec<IdentityKey> = list.devices().iter().map(|d| d.identity_key).collect();
     assert_eq!(keys, [phone.identity_key(), new_laptop.identity_key()]);
     assert!(!keys.contains(&old_laptop));

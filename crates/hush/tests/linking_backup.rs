@@ -78,7 +78,7 @@ fn send(
     text: &[u8],
     rng: &mut ChaCha20Rng,
 ) -> Vec<hush::Envelope> {
-    let plan = from.prepare_send(to_user, NOW).unwrap();
+    let plan = from.prepare_send(to_user, NOW, rng).unwrap();
     let bundles = server.bundles(&plan.need_bundles);
     let refs: Vec<(Address, &[u8])> = bundles
         .iter()

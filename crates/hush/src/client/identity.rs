@@ -8,6 +8,7 @@ use hush_device::{DeviceList, KnownDeviceLists, SignedDeviceList, VerifiedDevice
 
 use crate::Address;
 use crate::error::{Error, Result};
+use crate::limits::DEVICE_LIST_REFRESH_MS;
 use crate::store::{DeviceListStore, IdentityStore, Store, Transaction};
 
 use super::{Device, StoredList, addresses, check_user};
@@ -61,6 +62,77 @@ impl<S: Store> Device<S> {
         rng: &mut R,
     ) -> Result<Vec<u8>> {
         self.change_own_list(now_ms, rng, |list| list.remove(device_id).map(|_| ()))
+    }
+
+    /// Whether the primary's own device list is due for a refresh at `now_ms`: signed more
+    /// than [`DEVICE_LIST_REFRESH_MS`](crate::limits::DEVICE_LIST_REFRESH_MS) ago (or
+    /// stored in format 1 by an earlier version). Always `false` on a companion, which
+    /// cannot sign the list.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoDeviceList`]; [`Error::Store`].
+    pub fn device_list_refresh_due(&self, now_ms: u64) -> Result<bool> {
+        let mut tx = self.store.transaction()?;
+        self.refresh_due(&mut tx, now_ms)
+    }
+
+    /// On the primary, if its device list is due for a refresh
+    /// ([`Device::device_list_refresh_due`]): signs the unchanged list again at `now_ms`
+    /// (a new version, a new signing time), stores it and returns it to upload. `None`
+    /// when it is not due, and always on a companion.
+    ///
+    /// Contacts stop sending to an account's companions once the list they hold was
+    /// signed longer ago than the companion expiry (14 days by default: the primary "has
+    /// not been seen"), so a primary in use must refresh it. [`Device::prepare_send`]
+    /// does it on the primary's sends (and hands the list over in
+    /// [`SendPlan::device_list`](super::SendPlan::device_list)); call this too where the
+    /// app does its periodic work (with [`Device::rotate_prekeys`]), for a primary that
+    /// receives but seldom sends.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoDeviceList`]; [`Error::Store`]. Nothing is stored on error.
+    pub fn refresh_device_list<R: CryptoRng + ?Sized>(
+        &self,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<Option<Vec<u8>>> {
+        let mut tx = self.store.transaction()?;
+        let refreshed = self.refresh_in(&mut tx, now_ms, rng)?;
+        if refreshed.is_some() {
+            tx.commit()?;
+        }
+        Ok(refreshed)
+    }
+
+    fn refresh_due<T: Transaction>(&self, tx: &mut T, now_ms: u64) -> Result<bool> {
+        if self.account.device_id != PRIMARY_DEVICE_ID {
+            return Ok(false);
+        }
+        let stored = tx.own_device_list()?.ok_or(Error::NoDeviceList)?;
+        Ok(match self.stored_list(&stored, &self.account.user)? {
+            StoredList::Current(list) => {
+                now_ms.saturating_sub(list.signed_at_ms()) >= DEVICE_LIST_REFRESH_MS
+            }
+            StoredList::Format1(_) => true,
+        })
+    }
+
+    /// [`Device::refresh_device_list`] inside `tx` (not committed).
+    pub(super) fn refresh_in<T: Transaction, R: CryptoRng + ?Sized>(
+        &self,
+        tx: &mut T,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<Option<Vec<u8>>> {
+        if !self.refresh_due(tx, now_ms)? {
+            return Ok(None);
+        }
+        let mut list = self.own_list_to_change(tx, rng)?;
+        let bytes = list.sign(&self.account.identity, now_ms, rng)?.encode();
+        tx.set_own_device_list(&bytes)?;
+        Ok(Some(bytes))
     }
 
     fn change_own_list<R: CryptoRng + ?Sized>(

@@ -79,13 +79,20 @@ pub struct Envelope {
     pub body: Vec<u8>,
 }
 
-/// What a send needs before it can go out: bundles for the devices without a session.
+/// What a send needs before it can go out: bundles for the devices without a session,
+/// and, on the primary, its device list to upload when it was just refreshed.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 #[non_exhaustive]
 pub struct SendPlan {
     /// The devices (of the recipient, or this account's own other devices) with no
     /// usable session: fetch a prekey bundle for each and pass them to the send.
     pub need_bundles: Vec<Address>,
+    /// On the primary, when its device list was due for a refresh
+    /// ([`Device::refresh_device_list`]): the list signed again, unchanged, at this
+    /// send's time. Upload it (`hush::server::DeviceLists::upload`): contacts stop
+    /// sending to this account's companions once the list they hold is older than the
+    /// companion expiry (14 days). `None` almost always.
+    pub device_list: Option<Vec<u8>>,
 }
 
 /// The result of [`Device::send_group`].
@@ -237,7 +244,7 @@ impl fmt::Debug for GroupReceived {
 /// bob.accept_device_list("alice", &alice.own_device_list()?, now)?;
 ///
 /// // Alice asks which devices need a bundle, then encrypts to every device of Bob.
-/// let plan = alice.prepare_send("bob", now)?;
+/// let plan = alice.prepare_send("bob", now, &mut rng)?;
 /// assert_eq!(plan.need_bundles, [bob.address().clone()]);
 /// let envelopes = alice.encrypt("bob", b"hi Bob", &[(bob.address().clone(), &bundle)], now, &mut rng)?;
 ///
