@@ -39,7 +39,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use hush::store::{
     MemoryStore, SessionStore, SqliteOptions, SqliteStore, Store, Synchronous, Transaction,
 };
-use hush::{Address, Device, DeviceEntry, DistributionId, GenerateRequest};
+use hush::{Address, Device, DistributionId, GenerateRequest};
 use hush_core::IdentityKeyPair;
 use hush_core::rng::CryptoRng;
 use hush_group::SenderKeyRecord;
@@ -113,7 +113,6 @@ fn companions<S: Store>(
     let mut list = primary.own_device_list().unwrap();
     for device_id in 2..=devices {
         let identity = IdentityKeyPair::generate(rng);
-        let key = identity.identity_key();
         let companion = Device::create_companion(
             MemoryStore::new(),
             &user,
@@ -123,12 +122,7 @@ fn companions<S: Store>(
             rng,
         )
         .unwrap();
-        let entry = DeviceEntry {
-            device_id,
-            identity_key: key,
-            key_index: 1,
-            added_at_ms: NOW,
-        };
+        let entry = companion.membership_entry(NOW, rng).unwrap();
         list = primary.add_companion(entry, NOW, rng).unwrap();
         out.push(companion);
     }
@@ -160,7 +154,7 @@ fn fan_out_world<S: Store>(store: S) -> Device<S> {
             .unwrap();
     }
 
-    let plan = alice.prepare_send("bob", NOW).unwrap();
+    let plan = alice.prepare_send("bob", NOW, &mut rng).unwrap();
     assert_eq!(plan.need_bundles.len(), 8);
     let bundles = server.bundles(&plan.need_bundles);
     let envelopes = alice
@@ -199,7 +193,7 @@ fn reply<S: Store>(
             rng,
         )
         .unwrap();
-    let plan = device.prepare_send("alice", NOW).unwrap();
+    let plan = device.prepare_send("alice", NOW, rng).unwrap();
     let bundles = server.bundles(&plan.need_bundles);
     let answers = device
         .encrypt("alice", b"ack", &refs(&bundles), NOW, rng)

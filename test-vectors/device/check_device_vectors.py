@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Independent cross-check of hush's device vectors (linking.json, device_lists.json).
+"""Independent cross-check of hush's device vectors (linking.json, device_lists.json and the
+frozen format-1 device_lists_v1.json).
 
 Written from docs/wire/linking.md, docs/wire/device-list.md and docs/wire/backup.md alone,
 sharing no code with hush. The primitives come from ../tools/hushpy.py (AES-256-GCM, HKDF,
@@ -50,8 +51,12 @@ DEVICE_LIST_DIGEST = b"hush-device v1 device list digest"
 ACCOUNT_PREFIX = bytes([0x06, 0x00])
 DEVICE_PREFIX = bytes([0x06, 0x01])
 LIST_PREFIX = bytes([0x06, 0x02])
+MEMBERSHIP_PREFIX = bytes([0x06, 0x03])
 
+VERSION = 2  # of the offer, the linking message, the countersignature and the states
 GRACE_MS = 30_000
+MAX_LIFETIME_MS = 600_000
+MAX_SKEW_MS = 60_000
 MAX_REFERENCE = 64
 MAX_OFFER_TEXT = 258
 MAX_DEVICES = 17
@@ -84,6 +89,17 @@ def identity_key_of(private):
     return b"\x05" + x25519_base(private)
 
 
+def canonical(u):
+    """An X25519 u-coordinate in its one encoding: top bit clear and below 2^255 - 19."""
+    if u[31] & 0x80:
+        return False
+    return int.from_bytes(u, "little") < 2 ** 255 - 19
+
+
+def membership_bytes(account, user, device_id):
+    return MEMBERSHIP_PREFIX + account + device_id.to_bytes(4, "big") + bytes([len(user)]) + user
+
+
 # --------------------------------------------------------------------------------------------
 # Offers
 
@@ -92,9 +108,9 @@ def decode_offer(b):
     """(fields, None) or (None, error)."""
     if not b:
         return None, malformed("linking offer")
-    if b[0] != 1:
+    if b[0] != VERSION:
         return None, f"UnknownVersion({b[0]})"
-    if not 108 <= len(b) <= 171 or b[65] != 0x05:
+    if not 108 <= len(b) <= 171 or not canonical(b[1:33]) or b[65] != 0x05:
         return None, malformed("linking offer")
     n = b[106]
     if n == 0 or n > MAX_REFERENCE or len(b) != 107 + n:
@@ -131,9 +147,9 @@ def offer_public_hash(offer):
 def decode_message(b):
     if not b:
         return malformed("linking message")
-    if b[0] != 1:
+    if b[0] != VERSION:
         return f"UnknownVersion({b[0]})"
-    if not 196 <= len(b) <= 259:
+    if not 198 <= len(b) <= 324 or not canonical(b[1:33]):
         return malformed("linking message")
     return None
 
@@ -141,9 +157,9 @@ def decode_message(b):
 def decode_countersignature(b):
     if not b:
         return malformed("countersignature")
-    if b[0] != 1:
+    if b[0] != VERSION:
         return f"UnknownVersion({b[0]})"
-    if len(b) != 81:
+    if len(b) != 145:
         return malformed("countersignature")
     return None
 
@@ -155,24 +171,35 @@ def message_keys(offer, shared):
 
 
 def parse_contents(p):
-    """(account key, metadata, signature, mac, signed body) or None."""
+    """(account key, metadata, signature, mac, signed body) or None.
+
+    metadata = device id (4) || key index (4) || timestamp (8) || n (1) || reference (n)
+               || u (1) || user id (u)
+    """
     if len(p) < 33 + 17 or p[0] != 0x05:
         return None
     n = p[49]
-    if n == 0 or n > MAX_REFERENCE or len(p) != 33 + 17 + n + 64 + 32:
+    if n == 0 or n > MAX_REFERENCE or len(p) < 33 + 17 + n + 1:
+        return None
+    u = p[33 + 17 + n]
+    if u == 0 or u > MAX_ADDRESS:
+        return None
+    end = 33 + 17 + n + 1 + u
+    if len(p) != end + 64 + 32:
         return None
     if u32(p[33:37]) in (0, 1):
         return None
-    end = 33 + 17 + n
     return p[:33], p[33:end], p[end:end + 64], p[end + 64:], p[:end + 64]
 
 
 def metadata_fields(m):
+    n = m[16]
     return {
         "device_id": u32(m[0:4]),
         "key_index": u32(m[4:8]),
         "timestamp": int.from_bytes(m[8:16], "big"),
-        "reference": m[17:17 + m[16]],
+        "reference": m[17:17 + n],
+        "user_id": m[17 + n + 1:],
     }
 
 
@@ -214,27 +241,37 @@ def transcript_keys(offer, message, shared):
 
 
 def finish(offer, metadata, account, countersign_key, countersignature, now):
+    """The primary's checks: (result, (device signature, membership signature))."""
     error = decode_countersignature(countersignature)
     if error:
         return error, None
     if now > offer["expiry"] + GRACE_MS:
         return "Expired", None
-    signature = aes256_gcm_open(countersign_key, ZERO_NONCE, b"\x01", countersignature[1:])
-    if signature is None:
+    signatures = aes256_gcm_open(countersign_key, ZERO_NONCE, bytes([VERSION]), countersignature[1:])
+    if signatures is None:
         return "Tampered", None
-    if not xeddsa_verify(offer["companion"][1:],
-                         DEVICE_PREFIX + metadata + offer["companion"] + account, signature):
+    device_signature, membership = signatures[:64], signatures[64:]
+    companion = offer["companion"]
+    if not xeddsa_verify(companion[1:], DEVICE_PREFIX + metadata + companion + account, device_signature):
         return "BadSignature", None
-    return "ok", signature
+    fields = metadata_fields(metadata)
+    if not xeddsa_verify(companion[1:], membership_bytes(account, fields["user_id"], fields["device_id"]),
+                         membership):
+        return "BadSignature", None
+    return "ok", (device_signature, membership)
 
 
-def accept_error(offer, now, seen_ids, device_id, some_scalar):
+def accept_error(offer, now, seen_ids, device_id, user_id, some_scalar):
     if now > offer["expiry"]:
         return "Expired"
+    if offer["expiry"] > now + MAX_LIFETIME_MS + MAX_SKEW_MS:
+        return malformed("offer lifetime")
     if offer["eph_c"] in seen_ids:
         return "Replayed"
     if device_id in (0, 1):
         return malformed("companion device id")
+    if not 1 <= len(user_id) <= MAX_ADDRESS:
+        return malformed("account address")
     if x25519(some_scalar, offer["eph_c"]) == bytes(32):
         return malformed("offer ephemeral key")
     return "ok"
@@ -300,7 +337,7 @@ def check_valid_linking(case):
     companion_random, primary_random = h("companion_random"), h("primary_random")
     same("companion_random length", len(companion_random), 64)
     same("primary_random length", len(primary_random), 96)
-    same("countersign_random length", len(h("countersign_random")), 64)
+    same("countersign_random length", len(h("countersign_random")), 128)
     eph_c_private = clamp(companion_random[:32])
     eph_p_private = clamp(primary_random[:32])
     same("companion_ephemeral_private", eph_c_private, h("companion_ephemeral_private"))
@@ -308,7 +345,7 @@ def check_valid_linking(case):
 
     reference = h("server_reference")
     expiry = case["created_at_ms"] + case["lifetime_ms"]
-    offer_bytes = (b"\x01" + x25519_base(eph_c_private) + companion_random[32:] + companion
+    offer_bytes = (bytes([VERSION]) + x25519_base(eph_c_private) + companion_random[32:] + companion
                    + expiry.to_bytes(8, "big") + bytes([len(reference)]) + reference)
     same("offer", offer_bytes, h("offer"))
     same("qr_text", base45_encode(offer_bytes), case["qr_text"])
@@ -317,7 +354,7 @@ def check_valid_linking(case):
         bad.append("qr_text does not decode to the offer")
         return bad
     same("offer_public_hash", offer_public_hash(offer_bytes), h("offer_public_hash"))
-    same("companion_state", bytes([1, 1]) + eph_c_private + offer_bytes, h("companion_state"))
+    same("companion_state", bytes([VERSION, 1]) + eph_c_private + offer_bytes, h("companion_state"))
     if case["accepted_at_ms"] > expiry:
         bad.append("accepted after expiry")
 
@@ -338,21 +375,24 @@ def check_valid_linking(case):
     same("metadata device id", fields["device_id"], case["device_id"])
     same("metadata key index", fields["key_index"], case["key_index"])
     same("metadata timestamp", fields["timestamp"], case["accepted_at_ms"])
+    same("metadata user id", fields["user_id"], h("user_id"))
     same("account_signature", details["signature"], h("account_signature"))
 
     th, countersign_key, history_key = transcript_keys(offer, message, shared)
     same("transcript_hash", th, h("transcript_hash"))
     same("countersignature_key", countersign_key, h("countersignature_key"))
     same("history_key", history_key, h("history_key"))
-    result, device_signature = finish(offer, metadata, account, countersign_key,
-                                      h("countersignature"), case["finished_at_ms"])
+    result, signatures = finish(offer, metadata, account, countersign_key,
+                                h("countersignature"), case["finished_at_ms"])
     if result != "ok":
         bad.append(f"countersignature: {result}")
     else:
-        same("device_signature", device_signature, h("device_signature"))
+        same("device_signature", signatures[0], h("device_signature"))
+        same("membership_signature", signatures[1], h("membership_signature"))
     same("device_entry", case["device_entry"], {
         "device_id": case["device_id"], "identity_key": companion.hex(),
-        "key_index": case["key_index"], "added_at_ms": case["accepted_at_ms"]})
+        "key_index": case["key_index"], "added_at_ms": case["accepted_at_ms"],
+        "membership_signature": case["membership_signature"]})
 
     stream = h("history_stream")
     same("history chunk size", u32(stream[57:61]), case["history_chunk_size"])
@@ -385,7 +425,8 @@ def linking_case_error(case, valid):
         if error:
             return error
         seen = {bytes.fromhex(i) for i in case["seen_offer_ids"]}
-        return accept_error(offer, case["now_ms"], seen, case["device_id"],
+        user_id = h("user_id") if "user_id" in case else b("user_id")
+        return accept_error(offer, case["now_ms"], seen, case["device_id"], user_id,
                             b("primary_ephemeral_private"))
     if step == "receive":
         identity = (identity_key_of(h("identity_private_key")) if "identity_private_key" in case
@@ -407,22 +448,26 @@ def linking_case_error(case, valid):
 # Device lists
 
 
-def parse_list(b):
-    """(fields, None) or (None, error)."""
+def parse_list(b, fmt):
+    """(fields, None) or (None, error). Format 2 entries are 113 bytes (the format-1 fields,
+    then the membership signature); format 1 entries are 49 bytes."""
+    entry = 113 if fmt == 2 else 49
     if not b:
         return None, malformed("device list")
-    if b[0] != 1:
+    if b[0] != fmt:
         return None, f"UnknownVersion({b[0]})"
     if len(b) < 51 or b[1] != 0x05:
         return None, malformed("device list")
     count = b[50]
-    if count == 0 or count > MAX_DEVICES or len(b) != 51 + 49 * count + 64:
+    if count == 0 or count > MAX_DEVICES or len(b) != 51 + entry * count + 64:
         return None, malformed("device list")
     devices = []
     for i in range(count):
-        e = b[51 + 49 * i:51 + 49 * (i + 1)]
+        e = b[51 + entry * i:51 + entry * (i + 1)]
         device = {"device_id": u32(e[0:4]), "identity_key": e[4:37].hex(),
                   "key_index": u32(e[37:41]), "added_at_ms": int.from_bytes(e[41:49], "big")}
+        if fmt == 2:
+            device["membership_signature"] = e[49:113].hex()
         if e[4] != 0x05:
             return None, malformed("device list")
         if (i == 0 and device["device_id"] != 1) or (i > 0 and device["device_id"] <= devices[-1]["device_id"]):
@@ -443,18 +488,25 @@ def parse_list(b):
 class Contact:
     """A contact's memory: per address, the account key, highest version and digest."""
 
-    def __init__(self, policy):
+    def __init__(self, policy, fmt=2):
         self.policy = policy
+        self.fmt = fmt
         self.known = {}
 
     def verify(self, address, signed):
         if not 1 <= len(address) <= MAX_ADDRESS:
             return malformed("account address"), None
-        fields, error = parse_list(signed)
+        fields, error = parse_list(signed, self.fmt)
         if error:
             return error, None
         if not xeddsa_verify(fields["account"][1:], LIST_PREFIX + fields["list_bytes"], fields["signature"]):
             return "BadSignature", None
+        if self.fmt == 2:
+            for d in fields["devices"]:
+                key = bytes.fromhex(d["identity_key"])
+                signed_bytes = membership_bytes(fields["account"], address, d["device_id"])
+                if not xeddsa_verify(key[1:], signed_bytes, bytes.fromhex(d["membership_signature"])):
+                    return "BadSignature", None
         limit = min(self.policy["max_companions"], MAX_DEVICES - 1)
         if len(fields["devices"]) - 1 > limit:
             return f"TooManyCompanions {{ max: {limit} }}", None
@@ -506,33 +558,36 @@ def main():
         report(got == case["error"], "linking.json invalid " + case["name"],
                f"computed {got}, file says {case['error']}")
 
-    with open(os.path.join(directory, "device_lists.json")) as f:
-        lists = json.load(f)
-    policy = lists["policy"]
-    report(policy == {"max_companions": 4, "companion_expiry_ms": 14 * 24 * 3600 * 1000}, "device_lists.json policy",
-           "not the documented defaults")
-    for case in lists["valid"]:
-        result, fields = Contact(policy).verify(b"vectors", bytes.fromhex(case["signed_list"]))
-        ok = result == "ok"
-        detail = result
-        if ok:
-            want = {k: case[k] for k in ("version", "signed_at_ms", "devices")}
-            want["account"] = case["account_identity_key"]
-            got = {k: fields[k] for k in ("version", "signed_at_ms", "devices")}
-            got["account"] = fields["account"].hex()
-            sends = [devices_to_send(fields, c["now_ms"], policy) for c in case["send_checks"]]
-            ok = got == want and sends == [c["device_ids"] for c in case["send_checks"]]
-            detail = f"computed {got} {sends}"
-        report(ok, "device_lists.json valid " + case["name"], detail)
-    for case in lists["invalid"]:
-        got, _ = Contact(policy).verify(b"alice", bytes.fromhex(case["signed_list"]))
-        report(got == case["error"], "device_lists.json invalid " + case["name"],
-               f"computed {got}, file says {case['error']}")
-    for case in lists["sequences"]:
-        contact = Contact(policy)
-        got = [contact.verify(s["address"].encode(), bytes.fromhex(s["signed_list"]))[0] for s in case["steps"]]
-        want = [s["result"] for s in case["steps"]]
-        report(got == want, "device_lists.json sequence " + case["name"], f"computed {got}, file says {want}")
+    for name, fmt in (("device_lists.json", 2), ("device_lists_v1.json", 1)):
+        with open(os.path.join(directory, name)) as f:
+            lists = json.load(f)
+        policy = lists["policy"]
+        report(policy == {"max_companions": 4, "companion_expiry_ms": 14 * 24 * 3600 * 1000},
+               name + " policy", "not the documented defaults")
+        for case in lists["valid"]:
+            user = case["user_id"].encode() if fmt == 2 else b"vectors"
+            result, fields = Contact(policy, fmt).verify(user, bytes.fromhex(case["signed_list"]))
+            ok = result == "ok"
+            detail = result
+            if ok:
+                want = {k: case[k] for k in ("version", "signed_at_ms", "devices")}
+                want["account"] = case["account_identity_key"]
+                got = {k: fields[k] for k in ("version", "signed_at_ms", "devices")}
+                got["account"] = fields["account"].hex()
+                sends = [devices_to_send(fields, c["now_ms"], policy) for c in case["send_checks"]]
+                ok = got == want and sends == [c["device_ids"] for c in case["send_checks"]]
+                detail = f"computed {got} {sends}"
+            report(ok, f"{name} valid " + case["name"], detail)
+        for case in lists["invalid"]:
+            address = case.get("address", "alice").encode()
+            got, _ = Contact(policy, fmt).verify(address, bytes.fromhex(case["signed_list"]))
+            report(got == case["error"], f"{name} invalid " + case["name"],
+                   f"computed {got}, file says {case['error']}")
+        for case in lists["sequences"]:
+            contact = Contact(policy, fmt)
+            got = [contact.verify(s["address"].encode(), bytes.fromhex(s["signed_list"]))[0] for s in case["steps"]]
+            want = [s["result"] for s in case["steps"]]
+            report(got == want, f"{name} sequence " + case["name"], f"computed {got}, file says {want}")
 
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 and passed > 0 else 1

@@ -237,7 +237,10 @@ impl<R: CryptoRng> Story<R> {
     /// other devices).
     fn send(&mut self, from: &Dev, to_user: &str, text: &str) -> Outcome<usize> {
         self.plaintexts.push(text.as_bytes().to_vec());
-        let plan = from.prepare_send(to_user, self.now)?;
+        let plan = from.prepare_send(to_user, self.now, &mut self.rng)?;
+        if let Some(list) = &plan.device_list {
+            self.server.lists.upload(from.address().name(), list)?;
+        }
         let bundles = self.bundles(&plan)?;
         let refs: Vec<(Address, &[u8])> = bundles
             .iter()
@@ -494,13 +497,7 @@ impl<R: CryptoRng> Story<R> {
             message.len()
         );
         let now = self.now;
-        let linked = link.finish(
-            self.open("alice-laptop.db")?,
-            "alice",
-            &message,
-            now,
-            &mut self.rng,
-        )?;
+        let linked = link.finish(self.open("alice-laptop.db")?, &message, now, &mut self.rng)?;
         println!(
             "   the server relays the laptop's countersignature ({} bytes, encrypted)",
             linked.countersignature.len()

@@ -145,13 +145,15 @@ fn offer_and_accept_link_as_two_processes() {
         &payload,
         "--identity",
         &phone_path,
+        "--user",
+        "alice",
         "--state",
         &dir.path("phone.state"),
     ]);
     let message = line(&mut accept_out);
     send(&mut offer, &message);
     let countersignature = line(&mut offer_out);
-    assert_eq!(countersignature.len(), 162, "{countersignature}");
+    assert_eq!(countersignature.len(), 290, "{countersignature}");
     send(&mut accept, &countersignature);
 
     let (ok, rest, stderr) = finish(accept, accept_out);
@@ -173,7 +175,10 @@ fn offer_and_accept_link_as_two_processes() {
     let (ok, rest, stderr) = finish(offer, offer_out);
     assert!(ok, "offer failed: {stderr}");
     assert!(rest.is_empty(), "{rest}");
-    assert!(stderr.contains("linked as device 2"), "{stderr}");
+    assert!(
+        stderr.contains("linked as device 2 (key index 1) of user \"alice\""),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -8,6 +8,10 @@ pub const ACCOUNT_SIGNATURE_PREFIX: [u8; 2] = [0x06, 0x00];
 pub const DEVICE_SIGNATURE_PREFIX: [u8; 2] = [0x06, 0x01];
 /// Prefix of the device-list signature over the list bytes.
 pub const DEVICE_LIST_SIGNATURE_PREFIX: [u8; 2] = [0x06, 0x02];
+/// Prefix of a device's membership signature over (account identity key, device id,
+/// user id): its consent to be that device of that account
+/// ([`crate::device_list::sign_membership`]).
+pub const MEMBERSHIP_SIGNATURE_PREFIX: [u8; 2] = [0x06, 0x03];
 
 /// HMAC key of the offer's public hash (the offer without its linking secret).
 pub const OFFER_PUBLIC_HASH: &[u8] = b"hush-device v1 offer public hash";

@@ -10,6 +10,13 @@ pub const DEFAULT_OFFER_LIFETIME_MS: u64 = 60_000;
 /// a QR code shown for longer is a standing invitation to whoever photographs it.
 pub const MAX_OFFER_LIFETIME_MS: u64 = 600_000;
 
+/// How far the companion's clock may run ahead of the primary's (1 minute): the primary
+/// answers an offer only if it expires no later than its own `now` plus
+/// [`MAX_OFFER_LIFETIME_MS`] plus this allowance. A hand-made offer valid for longer
+/// (a long-lived phishing QR code) is refused, and every offer in a
+/// [`crate::SeenOffers`] ages out within that time.
+pub const MAX_OFFER_CLOCK_SKEW_MS: u64 = 60_000;
+
 /// How long after the offer's expiry the companion still accepts the linking message
 /// and the primary still accepts the countersignature (30 seconds): the relay needs
 /// time to carry a message the primary sent just before the offer expired.
@@ -19,7 +26,8 @@ pub const LINKING_GRACE_MS: u64 = 30_000;
 pub const MAX_SERVER_REFERENCE_LEN: usize = 64;
 
 /// How many offer ids a [`crate::SeenOffers`] remembers at once (unexpired ones only;
-/// expired ones are evicted before each insertion).
+/// expired ones, and ones expiring later than an offer may, are evicted before each
+/// insertion).
 pub const MAX_SEEN_OFFERS: usize = 256;
 
 /// Most companion devices a signed device list may carry (the primary is extra). The

@@ -24,19 +24,22 @@ use hush_core::{
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::codec::{Reader, check_version};
-use crate::device_list::{DeviceEntry, PRIMARY_DEVICE_ID};
+use crate::device_list::{DeviceEntry, PRIMARY_DEVICE_ID, sign_membership};
 use crate::error::{Error, Result};
 use crate::history::{HistoryHandOff, HistoryKey, TranscriptHash};
 use crate::labels;
-use crate::limits::{LINKING_GRACE_MS, MAX_OFFER_LIFETIME_MS, MAX_SERVER_REFERENCE_LEN};
+use crate::limits::{
+    LINKING_GRACE_MS, MAX_ACCOUNT_ADDRESS_LEN, MAX_OFFER_LIFETIME_MS, MAX_SERVER_REFERENCE_LEN,
+};
 use crate::offer::{LinkingOffer, LinkingSecret, MAX_OFFER_LEN};
-use crate::seen::SeenOffers;
+use crate::seen::{SeenOffers, latest_expiry};
 
-/// Version byte of [`LinkingMessage`] and [`Countersignature`].
-pub const MESSAGE_VERSION: u8 = 1;
+/// Version byte of [`LinkingMessage`] and [`Countersignature`] (2: the metadata names
+/// the user id, the countersignature carries the membership signature).
+pub const MESSAGE_VERSION: u8 = 2;
 
 /// Version byte of serialised linking states.
-pub const STATE_VERSION: u8 = 1;
+pub const STATE_VERSION: u8 = 2;
 
 /// State tag: companion waiting for the linking message.
 const TAG_COMPANION: u8 = 0x01;
@@ -49,17 +52,20 @@ const NONCE: [u8; 12] = [0u8; 12];
 const GCM_TAG: usize = 16;
 const SIG: usize = 64;
 const KEY33: usize = 33;
-/// Metadata before the reference bytes: device id 4, key index 4, timestamp 8, length 1.
-const METADATA_FIXED_LEN: usize = 4 + 4 + 8 + 1;
+/// Metadata without the reference and user id bytes: device id 4, key index 4,
+/// timestamp 8, reference length 1, user id length 1.
+const METADATA_FIXED_LEN: usize = 4 + 4 + 8 + 1 + 1;
 
-/// Shortest and longest linking message on the wire.
+/// Shortest linking message on the wire (a 1-byte reference and a 1-byte user id).
 pub const MIN_LINKING_MESSAGE_LEN: usize =
-    1 + 32 + KEY33 + METADATA_FIXED_LEN + 1 + SIG + 32 + GCM_TAG;
+    1 + 32 + KEY33 + METADATA_FIXED_LEN + 1 + 1 + SIG + 32 + GCM_TAG;
 /// Longest linking message on the wire.
-pub const MAX_LINKING_MESSAGE_LEN: usize = MIN_LINKING_MESSAGE_LEN - 1 + MAX_SERVER_REFERENCE_LEN;
+pub const MAX_LINKING_MESSAGE_LEN: usize =
+    MIN_LINKING_MESSAGE_LEN - 2 + MAX_SERVER_REFERENCE_LEN + MAX_ACCOUNT_ADDRESS_LEN;
 
-/// Length of a countersignature on the wire: version, encrypted device signature, tag.
-pub const COUNTERSIGNATURE_LEN: usize = 1 + SIG + GCM_TAG;
+/// Length of a countersignature on the wire: version, the encrypted device and
+/// membership signatures, tag.
+pub const COUNTERSIGNATURE_LEN: usize = 1 + 2 * SIG + GCM_TAG;
 
 /// What the primary tells the companion about its place in the account; signed by the
 /// account key and countersigned by the companion.
@@ -73,39 +79,54 @@ pub struct LinkingMetadata {
     pub timestamp_ms: u64,
     /// The server reference copied from the offer (1 to 64 bytes).
     pub server_reference: Vec<u8>,
+    /// The account's user id (1 to [`MAX_ACCOUNT_ADDRESS_LEN`] bytes): the companion
+    /// becomes device `device_id` of this user, whatever the server says.
+    pub user_id: Vec<u8>,
 }
 
 impl LinkingMetadata {
     /// The signed byte form: device id u32, key index u32, timestamp u64 (all
-    /// big-endian), reference length u8, reference.
+    /// big-endian), reference length u8, reference, user id length u8, user id.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(METADATA_FIXED_LEN + self.server_reference.len());
+        let mut out = Vec::with_capacity(
+            METADATA_FIXED_LEN + self.server_reference.len() + self.user_id.len(),
+        );
         out.extend_from_slice(&self.device_id.to_be_bytes());
         out.extend_from_slice(&self.key_index.to_be_bytes());
         out.extend_from_slice(&self.timestamp_ms.to_be_bytes());
+        // Both lengths are checked (at most 64) on every path that builds metadata.
         out.push(u8::try_from(self.server_reference.len()).unwrap_or(u8::MAX));
         out.extend_from_slice(&self.server_reference);
+        out.push(u8::try_from(self.user_id.len()).unwrap_or(u8::MAX));
+        out.extend_from_slice(&self.user_id);
         out
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self> {
+        const WHAT: &str = "linking metadata";
         let device_id = r.u32()?;
         let key_index = r.u32()?;
         let timestamp_ms = r.u64()?;
         let len = usize::from(r.u8()?);
         if len == 0 || len > MAX_SERVER_REFERENCE_LEN {
-            return Err(Error::Malformed("linking metadata"));
+            return Err(Error::Malformed(WHAT));
         }
         let server_reference = r.take(len)?.to_vec();
+        let len = usize::from(r.u8()?);
+        if len == 0 || len > MAX_ACCOUNT_ADDRESS_LEN {
+            return Err(Error::Malformed(WHAT));
+        }
+        let user_id = r.take(len)?.to_vec();
         if device_id == 0 || device_id == PRIMARY_DEVICE_ID {
-            return Err(Error::Malformed("linking metadata"));
+            return Err(Error::Malformed(WHAT));
         }
         Ok(Self {
             device_id,
             key_index,
             timestamp_ms,
             server_reference,
+            user_id,
         })
     }
 }
@@ -213,8 +234,9 @@ impl LinkingMessage {
     /// # Errors
     ///
     /// [`Error::UnknownVersion`] for a version byte other than [`MESSAGE_VERSION`];
-    /// [`Error::Malformed`]`("linking message")` for an empty input or a length outside
-    /// [`MIN_LINKING_MESSAGE_LEN`]..=[`MAX_LINKING_MESSAGE_LEN`].
+    /// [`Error::Malformed`]`("linking message")` for an empty input, a length outside
+    /// [`MIN_LINKING_MESSAGE_LEN`]..=[`MAX_LINKING_MESSAGE_LEN`], or an ephemeral key
+    /// that is not canonical (top bit set, or not below 2^255 - 19).
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         const WHAT: &str = "linking message";
         check_version(bytes, MESSAGE_VERSION, WHAT)?;
@@ -224,6 +246,9 @@ impl LinkingMessage {
         let mut r = Reader::new(bytes, WHAT);
         r.u8()?;
         let ephemeral = PublicKey::from_montgomery_bytes(r.array()?);
+        if !ephemeral.is_canonical() {
+            return Err(Error::Malformed(WHAT));
+        }
         let ciphertext = r.rest().to_vec();
         Ok(Self {
             ephemeral,
@@ -240,15 +265,16 @@ impl LinkingMessage {
     }
 }
 
-/// The companion's countersignature, sent back to the primary: its device signature,
-/// encrypted under a key only the two linking parties have.
+/// The companion's countersignature, sent back to the primary: its device signature
+/// and its membership signature, encrypted under a key only the two linking parties
+/// have.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Countersignature {
-    sealed: [u8; SIG + GCM_TAG],
+    sealed: [u8; 2 * SIG + GCM_TAG],
 }
 
 impl Countersignature {
-    /// The wire form: version byte, then the 80-byte sealed signature.
+    /// The wire form: version byte, then the 144-byte sealed signatures.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
         [&[MESSAGE_VERSION][..], &self.sealed].concat()
@@ -277,13 +303,18 @@ impl Countersignature {
 pub struct LinkedAccount {
     /// The account identity key that signed the linking.
     pub account_identity: IdentityKey,
-    /// The signed metadata (device id, key index, timestamp, server reference).
+    /// The signed metadata (device id, key index, timestamp, server reference, user
+    /// id): the companion is device `metadata.device_id` of user `metadata.user_id`.
     pub metadata: LinkingMetadata,
     /// The account signature over (0x0600, metadata, companion identity key).
     pub account_signature: Signature,
     /// The companion's own signature over (0x0601, metadata, companion key, account
     /// key), as sent in the countersignature.
     pub device_signature: Signature,
+    /// The companion's [membership signature](crate::sign_membership) over (account
+    /// key, user id, device id), as sent in the countersignature: it goes into the
+    /// companion's device-list entry.
+    pub membership_signature: Signature,
     /// Key and binding for receiving the history hand-off.
     pub history: HistoryHandOff,
 }
@@ -291,7 +322,8 @@ pub struct LinkedAccount {
 /// What the primary learns when linking succeeds.
 #[derive(Debug)]
 pub struct LinkedCompanion {
-    /// The entry to add to the device list ([`crate::DeviceList::add_companion`]).
+    /// The entry to add to the device list ([`crate::DeviceList::add_companion`]), with
+    /// the companion's verified membership signature.
     pub entry: DeviceEntry,
     /// The signed metadata.
     pub metadata: LinkingMetadata,
@@ -427,12 +459,23 @@ impl CompanionLinking {
             &device_signed_bytes(&metadata_bytes, &companion, &account_identity),
             rng,
         );
+        let membership_signature = sign_membership(
+            identity,
+            &account_identity,
+            &metadata.user_id,
+            metadata.device_id,
+            rng,
+        )?;
         let sealed_vec = Aes256GcmKey::new(&tk.countersign_key).seal(
             &NONCE,
             &[MESSAGE_VERSION],
-            device_signature.as_bytes(),
+            &[
+                &device_signature.as_bytes()[..],
+                &membership_signature.as_bytes()[..],
+            ]
+            .concat(),
         );
-        let sealed: [u8; SIG + GCM_TAG] = sealed_vec
+        let sealed: [u8; 2 * SIG + GCM_TAG] = sealed_vec
             .as_slice()
             .try_into()
             .map_err(|_| Error::Tampered)?;
@@ -441,6 +484,7 @@ impl CompanionLinking {
             metadata,
             account_signature,
             device_signature,
+            membership_signature,
             history: HistoryHandOff::new(tk.history_key, tk.transcript),
         };
         Ok((linked, Countersignature { sealed }))
@@ -499,8 +543,11 @@ impl fmt::Debug for CompanionLinking {
 }
 
 /// Which device the primary assigns to the companion it is linking.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct CompanionAssignment {
+    /// The account's user id (1 to [`MAX_ACCOUNT_ADDRESS_LEN`] bytes), signed into the
+    /// linking metadata: the companion takes it from there.
+    pub user_id: Vec<u8>,
     /// The companion's device id (2 or more; 1 is the primary).
     pub device_id: u32,
     /// The account's key index.
@@ -532,14 +579,19 @@ impl PrimaryLinking {
     ///
     /// # Errors
     ///
-    /// [`Error::Expired`] if `now_ms` is past the offer's expiry; [`Error::Replayed`] if
-    /// `seen` already holds the offer; [`Error::Malformed`]`("companion device id")` for
+    /// [`Error::Expired`] if `now_ms` is past the offer's expiry;
+    /// [`Error::Malformed`]`("offer lifetime")` if the offer expires later than `now_ms`
+    /// plus [`MAX_OFFER_LIFETIME_MS`] plus
+    /// [`MAX_OFFER_CLOCK_SKEW_MS`](crate::limits::MAX_OFFER_CLOCK_SKEW_MS) (a hand-made,
+    /// long-lived offer: a companion never makes one); [`Error::Replayed`] if `seen`
+    /// already holds the offer; [`Error::Malformed`]`("companion device id")` for
     /// device id 0 or 1; [`Error::Malformed`]`("offer ephemeral key")` for a small-order
-    /// ephemeral key; [`Error::SeenOffersFull`].
+    /// ephemeral key; [`Error::Malformed`]`("account address")` for an empty user id or
+    /// one longer than [`MAX_ACCOUNT_ADDRESS_LEN`]; [`Error::SeenOffersFull`].
     pub fn accept<R: CryptoRng + ?Sized>(
         offer: &LinkingOffer,
         account: &IdentityKeyPair,
-        assignment: CompanionAssignment,
+        assignment: &CompanionAssignment,
         seen: &mut SeenOffers,
         now_ms: u64,
         rng: &mut R,
@@ -547,11 +599,17 @@ impl PrimaryLinking {
         if now_ms > offer.expires_at_ms {
             return Err(Error::Expired);
         }
+        if offer.expires_at_ms > latest_expiry(now_ms) {
+            return Err(Error::Malformed("offer lifetime"));
+        }
         if seen.contains(&offer.id()) {
             return Err(Error::Replayed);
         }
         if assignment.device_id == 0 || assignment.device_id == PRIMARY_DEVICE_ID {
             return Err(Error::Malformed("companion device id"));
+        }
+        if assignment.user_id.is_empty() || assignment.user_id.len() > MAX_ACCOUNT_ADDRESS_LEN {
+            return Err(Error::Malformed("account address"));
         }
         let ephemeral = KeyPair::generate(rng);
         let shared = ephemeral
@@ -564,6 +622,7 @@ impl PrimaryLinking {
             key_index: assignment.key_index,
             timestamp_ms: now_ms,
             server_reference: offer.server_reference.clone(),
+            user_id: assignment.user_id.clone(),
         };
         let metadata_bytes = metadata.encode();
         let account_identity = account.identity_key();
@@ -616,8 +675,9 @@ impl PrimaryLinking {
     ///
     /// [`Error::Expired`] after the offer's expiry plus [`LINKING_GRACE_MS`];
     /// [`Error::Tampered`] if the countersignature does not decrypt (including one made
-    /// for another linking); [`Error::BadSignature`] if the device signature is not the
-    /// offer's companion key's.
+    /// for another linking); [`Error::BadSignature`] if the device signature or the
+    /// membership signature is not the offer's companion key's (over this linking's
+    /// metadata; over the account key, user id and device id).
     pub fn finish(
         self,
         countersignature: &Countersignature,
@@ -626,10 +686,12 @@ impl PrimaryLinking {
         if now_ms > self.deadline_ms {
             return Err(Error::Expired);
         }
-        let signature_bytes = Aes256GcmKey::new(&self.countersign_key)
+        let signatures = Aes256GcmKey::new(&self.countersign_key)
             .open(&NONCE, &[MESSAGE_VERSION], &countersignature.sealed)
             .map_err(|_| Error::Tampered)?;
-        let device_signature = Signature::decode(&signature_bytes).map_err(|_| Error::Tampered)?;
+        let (device, membership) = signatures.split_at_checked(SIG).ok_or(Error::Tampered)?;
+        let device_signature = Signature::decode(device).map_err(|_| Error::Tampered)?;
+        let membership_signature = Signature::decode(membership).map_err(|_| Error::Tampered)?;
         let metadata_bytes = self.metadata.encode();
         if !self.companion.verify(
             &device_signed_bytes(&metadata_bytes, &self.companion, &self.account),
@@ -637,13 +699,18 @@ impl PrimaryLinking {
         ) {
             return Err(Error::BadSignature);
         }
+        let entry = DeviceEntry {
+            device_id: self.metadata.device_id,
+            identity_key: self.companion,
+            key_index: self.metadata.key_index,
+            added_at_ms: self.metadata.timestamp_ms,
+            membership_signature,
+        };
+        if !entry.membership_valid(&self.account, &self.metadata.user_id) {
+            return Err(Error::BadSignature);
+        }
         Ok(LinkedCompanion {
-            entry: DeviceEntry {
-                device_id: self.metadata.device_id,
-                identity_key: self.companion,
-                key_index: self.metadata.key_index,
-                added_at_ms: self.metadata.timestamp_ms,
-            },
+            entry,
             metadata: self.metadata.clone(),
             device_signature,
             history: HistoryHandOff::new(self.history_key.clone(), self.transcript),

@@ -12,8 +12,11 @@ use crate::error::{Error, Result};
 use crate::labels;
 use crate::limits::{MAX_OFFER_TEXT_LEN, MAX_SERVER_REFERENCE_LEN};
 
-/// Version byte of the binary offer.
-pub const OFFER_VERSION: u8 = 1;
+/// Version byte of the binary offer. Version 2 has version 1's layout; it names the
+/// linking protocol of `docs/wire/linking.md` version 2 (user id in the metadata,
+/// membership signature in the countersignature), so a primary refuses a version-1
+/// companion's offer before answering it.
+pub const OFFER_VERSION: u8 = 2;
 
 /// Length of the linking secret.
 pub const LINKING_SECRET_LENGTH: usize = 32;
@@ -125,7 +128,8 @@ impl LinkingOffer {
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`]`("linking offer")` for an empty input, a wrong length, a bad
+    /// [`Error::Malformed`]`("linking offer")` for an empty input, a wrong length, an
+    /// ephemeral key that is not canonical (top bit set, or not below 2^255 - 19), a bad
     /// identity key, an empty or over-long server reference or trailing bytes;
     /// [`Error::UnknownVersion`] for a version byte other than [`OFFER_VERSION`].
     pub fn decode(bytes: &[u8]) -> Result<Self> {
@@ -137,6 +141,11 @@ impl LinkingOffer {
         let mut r = Reader::new(bytes, WHAT);
         r.u8()?;
         let ephemeral = PublicKey::from_montgomery_bytes(r.array()?);
+        // One encoding per key: X25519 ignores the top bit (and reduces modulo p), so a
+        // replay with that bit flipped would be the same offer under another id.
+        if !ephemeral.is_canonical() {
+            return Err(Error::Malformed(WHAT));
+        }
         let secret = LinkingSecret(r.array()?);
         let companion_identity = r.identity_key()?;
         let expires_at_ms = r.u64()?;

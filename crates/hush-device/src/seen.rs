@@ -4,14 +4,24 @@ use std::collections::BTreeMap;
 
 use crate::codec::{Reader, check_version};
 use crate::error::{Error, Result};
-use crate::limits::MAX_SEEN_OFFERS;
+use crate::limits::{MAX_OFFER_CLOCK_SKEW_MS, MAX_OFFER_LIFETIME_MS, MAX_SEEN_OFFERS};
 use crate::offer::OfferId;
 
 /// Version byte of a serialised [`SeenOffers`].
 pub const SEEN_OFFERS_VERSION: u8 = 1;
 
+/// The latest expiry an offer answered at `now_ms` may have: `now_ms` plus
+/// [`MAX_OFFER_LIFETIME_MS`] plus [`MAX_OFFER_CLOCK_SKEW_MS`] (saturating).
+pub(crate) const fn latest_expiry(now_ms: u64) -> u64 {
+    now_ms
+        .saturating_add(MAX_OFFER_LIFETIME_MS)
+        .saturating_add(MAX_OFFER_CLOCK_SKEW_MS)
+}
+
 /// The offers a primary has answered, each kept until its expiry (after which the offer
-/// is refused as [`Error::Expired`] anyway). Bounded by [`MAX_SEEN_OFFERS`].
+/// is refused as [`Error::Expired`] anyway). Bounded by [`MAX_SEEN_OFFERS`]; since no
+/// offer expiring later than [`MAX_OFFER_LIFETIME_MS`] plus [`MAX_OFFER_CLOCK_SKEW_MS`]
+/// from now is answered or recorded, every entry ages out within that time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SeenOffers {
     offers: BTreeMap<OfferId, u64>,
@@ -42,20 +52,31 @@ impl SeenOffers {
         self.offers.is_empty()
     }
 
-    /// Drops every offer whose expiry is before `now_ms`.
+    /// Drops every offer whose expiry is before `now_ms`, and every offer expiring later
+    /// than an offer answered at `now_ms` may ([`MAX_OFFER_LIFETIME_MS`] plus
+    /// [`MAX_OFFER_CLOCK_SKEW_MS`]): such an offer is refused by
+    /// [`crate::PrimaryLinking::accept`] before the set is consulted, so remembering it
+    /// protects nothing (a set saved by an earlier version may hold some).
     pub fn evict_expired(&mut self, now_ms: u64) {
-        self.offers.retain(|_, expiry| *expiry >= now_ms);
+        let latest = latest_expiry(now_ms);
+        self.offers
+            .retain(|_, expiry| *expiry >= now_ms && *expiry <= latest);
     }
 
     /// Evicts expired offers, then records `id` (expiring at `expires_at_ms`).
     ///
     /// # Errors
     ///
+    /// [`Error::Malformed`]`("offer lifetime")` if `expires_at_ms` is later than
+    /// `now_ms` plus [`MAX_OFFER_LIFETIME_MS`] plus [`MAX_OFFER_CLOCK_SKEW_MS`];
     /// [`Error::Replayed`] if `id` is already present; [`Error::SeenOffersFull`] if
     /// [`MAX_SEEN_OFFERS`] unexpired offers are present. The set is unchanged on error
     /// apart from the eviction.
     pub fn insert(&mut self, id: OfferId, expires_at_ms: u64, now_ms: u64) -> Result<()> {
         self.evict_expired(now_ms);
+        if expires_at_ms > latest_expiry(now_ms) {
+            return Err(Error::Malformed("offer lifetime"));
+        }
         if self.offers.contains_key(&id) {
             return Err(Error::Replayed);
         }

@@ -27,12 +27,13 @@ fn link(seed: u64, account: &IdentityKeyPair) -> (LinkedCompanion, LinkedAccount
         CompanionLinking::new(&mut rng, desktop.identity_key(), b"ref", NOW, 60_000).unwrap();
     let mut seen = SeenOffers::new();
     let assignment = CompanionAssignment {
+        user_id: b"alice".to_vec(),
         device_id: 2,
         key_index: 1,
     };
     let offer = companion.offer().clone();
     let (primary, message) =
-        PrimaryLinking::accept(&offer, account, assignment, &mut seen, NOW, &mut rng).unwrap();
+        PrimaryLinking::accept(&offer, account, &assignment, &mut seen, NOW, &mut rng).unwrap();
     let (linked, counter) = companion
         .receive(&message, &desktop, NOW, &mut rng)
         .unwrap();

@@ -26,10 +26,15 @@ use rand_chacha::ChaCha20Rng;
 
 const NOW: u64 = 1_700_000_000_000;
 const REFERENCE: &[u8] = b"server-ref-0001!";
-const ASSIGN: CompanionAssignment = CompanionAssignment {
-    device_id: 2,
-    key_index: 7,
-};
+const USER: &[u8] = b"alice";
+
+fn assign() -> CompanionAssignment {
+    CompanionAssignment {
+        user_id: USER.to_vec(),
+        device_id: 2,
+        key_index: 7,
+    }
+}
 
 struct Setup {
     rng: ChaCha20Rng,
@@ -62,7 +67,7 @@ fn setup(seed: u64) -> Setup {
 
 fn accept(s: &mut Setup, now: u64) -> Result<(PrimaryLinking, LinkingMessage), Error> {
     let offer = s.companion.offer().clone();
-    PrimaryLinking::accept(&offer, &s.account, ASSIGN, &mut s.seen, now, &mut s.rng)
+    PrimaryLinking::accept(&offer, &s.account, &assign(), &mut s.seen, now, &mut s.rng)
 }
 
 fn expires() -> u64 {
@@ -82,9 +87,15 @@ fn happy_path_with_states_serialised_between_every_step() {
     assert_eq!(&offer, s.companion.offer());
 
     let companion_bytes = s.companion.encode();
-    let (primary, message) =
-        PrimaryLinking::accept(&offer, &s.account, ASSIGN, &mut s.seen, NOW + 1, &mut s.rng)
-            .unwrap();
+    let (primary, message) = PrimaryLinking::accept(
+        &offer,
+        &s.account,
+        &assign(),
+        &mut s.seen,
+        NOW + 1,
+        &mut s.rng,
+    )
+    .unwrap();
     let primary_bytes = primary.encode();
     drop(primary);
     let seen_bytes = s.seen.encode();
@@ -101,6 +112,7 @@ fn happy_path_with_states_serialised_between_every_step() {
     assert_eq!(linked.metadata.key_index, 7);
     assert_eq!(linked.metadata.timestamp_ms, NOW + 1);
     assert_eq!(linked.metadata.server_reference, REFERENCE);
+    assert_eq!(linked.metadata.user_id, USER);
 
     let primary = PrimaryLinking::decode(&primary_bytes).unwrap();
     assert_eq!(primary.encode(), primary_bytes);
@@ -111,6 +123,15 @@ fn happy_path_with_states_serialised_between_every_step() {
     assert_eq!(added.entry.key_index, 7);
     assert_eq!(added.entry.added_at_ms, NOW + 1);
     assert_eq!(added.device_signature, linked.device_signature);
+    assert_eq!(
+        added.entry.membership_signature,
+        linked.membership_signature
+    );
+    assert!(
+        added
+            .entry
+            .membership_valid(&s.account.identity_key(), USER)
+    );
     assert_eq!(added.history, linked.history);
     assert_ne!(added.history.transcript_hash().as_bytes(), &[0u8; 32]);
 }
@@ -169,7 +190,9 @@ fn seen_offers_is_bounded_and_evicts_expired() {
         id[..8].copy_from_slice(&(i as u64).to_be_bytes());
         seen.insert(offer_id(id), NOW + 100, NOW).unwrap();
     }
-    let extra = offer_id([0xff; 32]);
+    let mut last = [0xff; 32];
+    last[31] = 0x3f; // canonical: below 2^255 - 19
+    let extra = offer_id(last);
     assert_eq!(
         seen.insert(extra, NOW + 100, NOW).unwrap_err(),
         Error::SeenOffersFull {
@@ -205,7 +228,8 @@ fn message_from_a_different_linking_secret_is_wrong_linking_secret() {
     bytes[40] ^= 0x01; // inside the linking secret (bytes 33..65)
     let wrong = LinkingOffer::decode(&bytes).unwrap();
     let (_, message) =
-        PrimaryLinking::accept(&wrong, &s.account, ASSIGN, &mut s.seen, NOW, &mut s.rng).unwrap();
+        PrimaryLinking::accept(&wrong, &s.account, &assign(), &mut s.seen, NOW, &mut s.rng)
+            .unwrap();
     assert_eq!(
         s.companion
             .receive(&message, &s.desktop, NOW, &mut s.rng)
@@ -229,7 +253,7 @@ fn flipped_bits_in_each_part_of_the_linking_message() {
                 .map(|_| ())
         });
         let expected = if i == 0 {
-            Error::UnknownVersion(5)
+            Error::UnknownVersion(6)
         } else {
             Error::Tampered
         };
@@ -247,7 +271,8 @@ fn flipped_bits_in_each_part_of_the_linking_message() {
         Error::Tampered
     );
     let mut long = wire.clone();
-    long.extend_from_slice(&[0u8; 64]);
+    long.extend_from_slice(&[0u8; 128]);
+    assert!(long.len() > hush_device::linking::MAX_LINKING_MESSAGE_LEN);
     assert_eq!(
         LinkingMessage::decode(&long).unwrap_err(),
         Error::Malformed("linking message")
@@ -279,7 +304,7 @@ fn flipped_bits_in_the_offer_make_the_answer_fail() {
             continue;
         };
         let Ok((_, message)) =
-            PrimaryLinking::accept(&offer, &s.account, ASSIGN, &mut s.seen, NOW, &mut s.rng)
+            PrimaryLinking::accept(&offer, &s.account, &assign(), &mut s.seen, NOW, &mut s.rng)
         else {
             // A corrupted expiry may already be past.
             assert!((98..106).contains(&i), "byte {i}");
@@ -330,14 +355,15 @@ fn countersignature_from_another_linking_or_flipped_is_tampered() {
                 .map(|_| ())
         });
         let expected = if i == 0 {
-            Error::UnknownVersion(0x81)
+            Error::UnknownVersion(0x82)
         } else {
             Error::Tampered
         };
         assert_eq!(result.unwrap_err(), expected, "byte {i}");
     }
+    assert_eq!(wire.len(), 145);
     assert_eq!(
-        Countersignature::decode(&wire[..80]).unwrap_err(),
+        Countersignature::decode(&wire[..144]).unwrap_err(),
         Error::Malformed("countersignature")
     );
     assert_eq!(
@@ -387,12 +413,14 @@ fn steps_out_of_order_via_serialised_states() {
         LinkingState::decode(&unknown).unwrap_err(),
         Error::UnexpectedState
     );
-    let mut future = primary_bytes.to_vec();
-    future[0] = 2;
-    assert_eq!(
-        LinkingState::decode(&future).unwrap_err(),
-        Error::UnknownVersion(2)
-    );
+    for version in [1, 3] {
+        let mut other = primary_bytes.to_vec();
+        other[0] = version;
+        assert_eq!(
+            LinkingState::decode(&other).unwrap_err(),
+            Error::UnknownVersion(version)
+        );
+    }
     // Truncated or extended states.
     assert!(PrimaryLinking::decode(&primary_bytes[..primary_bytes.len() - 1]).is_err());
     assert_eq!(
@@ -427,12 +455,14 @@ fn offer_decoding_errors() {
         LinkingOffer::decode(&[]).unwrap_err(),
         Error::Malformed("linking offer")
     );
-    let mut v2 = good.clone();
-    v2[0] = 2;
-    assert_eq!(
-        LinkingOffer::decode(&v2).unwrap_err(),
-        Error::UnknownVersion(2)
-    );
+    for version in [1, 3] {
+        let mut other = good.clone();
+        other[0] = version;
+        assert_eq!(
+            LinkingOffer::decode(&other).unwrap_err(),
+            Error::UnknownVersion(version)
+        );
+    }
     assert_eq!(
         LinkingOffer::decode(&good[..good.len() - 1]).unwrap_err(),
         Error::Malformed("linking offer")
@@ -494,12 +524,20 @@ fn primary_refuses_device_ids_zero_and_one_and_small_order_keys() {
     let offer = s.companion.offer().clone();
     for device_id in [0, 1] {
         let assignment = CompanionAssignment {
+            user_id: USER.to_vec(),
             device_id,
             key_index: 0,
         };
         assert_eq!(
-            PrimaryLinking::accept(&offer, &s.account, assignment, &mut s.seen, NOW, &mut s.rng)
-                .unwrap_err(),
+            PrimaryLinking::accept(
+                &offer,
+                &s.account,
+                &assignment,
+                &mut s.seen,
+                NOW,
+                &mut s.rng
+            )
+            .unwrap_err(),
             Error::Malformed("companion device id")
         );
     }
@@ -507,7 +545,7 @@ fn primary_refuses_device_ids_zero_and_one_and_small_order_keys() {
     bytes[1..33].copy_from_slice(&[0u8; 32]);
     let small = LinkingOffer::decode(&bytes).unwrap();
     assert_eq!(
-        PrimaryLinking::accept(&small, &s.account, ASSIGN, &mut s.seen, NOW, &mut s.rng)
+        PrimaryLinking::accept(&small, &s.account, &assign(), &mut s.seen, NOW, &mut s.rng)
             .unwrap_err(),
         Error::Malformed("offer ephemeral key")
     );
@@ -532,7 +570,7 @@ struct DocOffer {
 }
 
 fn parse_offer(bytes: &[u8]) -> DocOffer {
-    assert_eq!(bytes[0], 1);
+    assert_eq!(bytes[0], 2);
     let rlen = bytes[106] as usize;
     assert_eq!(bytes.len(), 107 + rlen);
     DocOffer {
@@ -549,14 +587,29 @@ fn offer_public_hash(o: &DocOffer) -> [u8; 32] {
     *hmac_sha256(b"hush-device v1 offer public hash", &without_secret)
 }
 
-fn metadata(device_id: u32, key_index: u32, ts: u64, reference: &[u8]) -> Vec<u8> {
+fn metadata(device_id: u32, key_index: u32, ts: u64, reference: &[u8], user: &[u8]) -> Vec<u8> {
     let mut m = Vec::new();
     m.extend_from_slice(&device_id.to_be_bytes());
     m.extend_from_slice(&key_index.to_be_bytes());
     m.extend_from_slice(&ts.to_be_bytes());
     m.push(reference.len() as u8);
     m.extend_from_slice(reference);
+    m.push(user.len() as u8);
+    m.extend_from_slice(user);
     m
+}
+
+/// The membership-signed bytes: 06 03 || account key || device id || user id length ||
+/// user id.
+fn membership(account: &IdentityKey, device_id: u32, user: &[u8]) -> Vec<u8> {
+    [
+        &[0x06, 0x03][..],
+        &account.encode(),
+        &device_id.to_be_bytes(),
+        &[user.len() as u8],
+        user,
+    ]
+    .concat()
 }
 
 struct Forged {
@@ -574,6 +627,19 @@ fn forge_message(
     secret: &[u8; 32],
     rng: &mut ChaCha20Rng,
 ) -> Forged {
+    forge_message_for(o, claimed_account, signer, secret, (USER, USER), rng)
+}
+
+/// [`forge_message`] whose metadata names `users.0` while the account signature covers
+/// metadata naming `users.1`.
+fn forge_message_for(
+    o: &DocOffer,
+    claimed_account: &IdentityKey,
+    signer: &IdentityKeyPair,
+    secret: &[u8; 32],
+    users: (&[u8], &[u8]),
+    rng: &mut ChaCha20Rng,
+) -> Forged {
     let eph = KeyPair::generate(rng);
     let shared = *eph
         .private_key()
@@ -583,9 +649,10 @@ fn forge_message(
     let oph = offer_public_hash(o);
     let message_key = hkdf32(&oph, &shared, b"hush-device v1 linking message key");
     let mac_key = hkdf32(&oph, secret, b"hush-device v1 linking secret mac key");
-    let md = metadata(3, 9, NOW, &o.reference);
-    let sig = signer.sign(&[&[0x06, 0x00][..], &md, &o.companion].concat(), rng);
-    let mut header = vec![1u8];
+    let md = metadata(3, 9, NOW, &o.reference, users.0);
+    let signed_md = metadata(3, 9, NOW, &o.reference, users.1);
+    let sig = signer.sign(&[&[0x06, 0x00][..], &signed_md, &o.companion].concat(), rng);
+    let mut header = vec![2u8];
     header.extend_from_slice(eph.public_key().as_montgomery_bytes());
     let body = [&claimed_account.encode()[..], &md, sig.as_bytes()].concat();
     let mac = hmac_sha256(&mac_key, &[&o.bytes[..], &header, &body].concat());
@@ -636,12 +703,13 @@ fn doc_primary_interoperates_with_the_crate_companion() {
     );
     assert_eq!(*linked.history.key().to_bytes(), hk);
     let wire = counter.encode();
-    assert_eq!(wire.len(), 81);
-    assert_eq!(wire[0], 1);
-    let sig = Aes256GcmKey::new(&ck)
-        .open(&[0u8; 12], &[1], &wire[1..])
+    assert_eq!(wire.len(), 145);
+    assert_eq!(wire[0], 2);
+    let sigs = Aes256GcmKey::new(&ck)
+        .open(&[0u8; 12], &[2], &wire[1..])
         .unwrap();
-    let sig = Signature::decode(&sig).unwrap();
+    assert_eq!(sigs.len(), 128);
+    let sig = Signature::decode(&sigs[..64]).unwrap();
     let signed = [
         &[0x06, 0x01][..],
         &forged.metadata,
@@ -650,19 +718,28 @@ fn doc_primary_interoperates_with_the_crate_companion() {
     ]
     .concat();
     assert!(s.desktop.identity_key().verify(&signed, &sig));
+    // The membership signature: the companion consents to be alice.3 of this account.
+    let member = Signature::decode(&sigs[64..]).unwrap();
+    assert_eq!(member, linked.membership_signature);
+    let account = s.account.identity_key();
+    assert!(
+        s.desktop
+            .identity_key()
+            .verify(&membership(&account, 3, USER), &member)
+    );
 }
 
 #[test]
 fn doc_companion_interoperates_with_the_crate_primary() {
     let mut s = setup(14);
     let state = s.companion.encode();
-    // Companion state: version 1, tag 1, ephemeral private key, offer.
-    assert_eq!(&state[..2], &[1, 1]);
+    // Companion state: version 2, tag 1, ephemeral private key, offer.
+    assert_eq!(&state[..2], &[2, 1]);
     let eph_private = PrivateKey::from_bytes(state[2..34].try_into().unwrap());
     let o = parse_offer(&state[34..]);
     let (primary, message) = accept(&mut s, NOW + 5).unwrap();
     let wire = message.encode();
-    assert_eq!(wire[0], 1);
+    assert_eq!(wire[0], 2);
     let shared = *eph_private
         .agree(&PublicKey::from_montgomery_bytes(
             wire[1..33].try_into().unwrap(),
@@ -679,7 +756,7 @@ fn doc_companion_interoperates_with_the_crate_primary() {
     .unwrap();
     let account = IdentityKey::decode(&plaintext[..33]).unwrap();
     assert_eq!(account, s.account.identity_key());
-    let md = metadata(2, 7, NOW + 5, REFERENCE);
+    let md = metadata(2, 7, NOW + 5, REFERENCE, USER);
     assert_eq!(&plaintext[33..33 + md.len()], md.as_slice());
     let sig_end = 33 + md.len() + 64;
     let sig = Signature::decode(&plaintext[33 + md.len()..sig_end]).unwrap();
@@ -695,25 +772,43 @@ fn doc_companion_interoperates_with_the_crate_primary() {
     let th = transcript(&o.bytes, &wire);
     let ck = hkdf32(&th, &shared, b"hush-device v1 countersignature key");
     let signed = [&[0x06, 0x01][..], &md, &o.companion, &account.encode()].concat();
-    let seal = |signer: &IdentityKeyPair, rng: &mut ChaCha20Rng| {
+    let seal = |signer: &IdentityKeyPair, member: &[u8], rng: &mut ChaCha20Rng| {
         let sig = signer.sign(&signed, rng);
-        let ct = Aes256GcmKey::new(&ck).seal(&[0u8; 12], &[1], sig.as_bytes());
-        Countersignature::decode(&[&[1u8][..], &ct].concat()).unwrap()
+        let consent = signer.sign(member, rng);
+        let sigs = [&sig.as_bytes()[..], &consent.as_bytes()[..]].concat();
+        let ct = Aes256GcmKey::new(&ck).seal(&[0u8; 12], &[2], &sigs);
+        Countersignature::decode(&[&[2u8][..], &ct].concat()).unwrap()
     };
     let state = primary.encode();
-    // Primary state: version, tag 2, countersignature key, history key, transcript hash.
-    assert_eq!(&state[..2], &[1, 2]);
+    // Primary state: version 2, tag 2, countersignature key, history key, transcript
+    // hash.
+    assert_eq!(&state[..2], &[2, 2]);
     assert_eq!(&state[2..34], &ck);
     assert_eq!(&state[66..98], &th);
 
     // Signed by another device's key: refused.
+    let member = membership(&account, 2, USER);
     let intruder = IdentityKeyPair::generate(&mut s.rng);
-    let forged = seal(&intruder, &mut s.rng);
+    let forged = seal(&intruder, &member, &mut s.rng);
     assert_eq!(
         primary.finish(&forged, NOW + 6).unwrap_err(),
         Error::BadSignature
     );
-    let good = seal(&s.desktop, &mut s.rng);
+    // Consent to another user id, or to another device id: refused.
+    for other in [
+        membership(&account, 2, b"carol"),
+        membership(&account, 3, USER),
+    ] {
+        let wrong = seal(&s.desktop, &other, &mut s.rng);
+        assert_eq!(
+            PrimaryLinking::decode(&state)
+                .unwrap()
+                .finish(&wrong, NOW + 6)
+                .unwrap_err(),
+            Error::BadSignature
+        );
+    }
+    let good = seal(&s.desktop, &member, &mut s.rng);
     let added = PrimaryLinking::decode(&state)
         .unwrap()
         .finish(&good, NOW + 6)
@@ -724,6 +819,68 @@ fn doc_companion_interoperates_with_the_crate_primary() {
         b"hush-device v1 history key",
     );
     assert_eq!(*added.history.key().to_bytes(), hk);
+}
+
+/// Issue 16, item 6: the companion's user id is part of what the account signs. A
+/// linking message whose metadata names another user than the account signed is
+/// refused; the user the account signed is the one the companion learns.
+#[test]
+fn the_user_id_is_signed_by_the_account() {
+    let mut s = setup(16);
+    let o = parse_offer(&s.companion.offer().encode());
+    let account = s.account.identity_key();
+    let swapped = forge_message_for(
+        &o,
+        &account,
+        &s.account,
+        &o.secret,
+        (b"carol", USER),
+        &mut s.rng,
+    );
+    let message = LinkingMessage::decode(&swapped.message).unwrap();
+    assert_eq!(
+        s.companion
+            .clone()
+            .receive(&message, &s.desktop, NOW, &mut s.rng)
+            .unwrap_err(),
+        Error::BadSignature
+    );
+    let signed = forge_message_for(
+        &o,
+        &account,
+        &s.account,
+        &o.secret,
+        (b"carol", b"carol"),
+        &mut s.rng,
+    );
+    let message = LinkingMessage::decode(&signed.message).unwrap();
+    let (linked, _) = s
+        .companion
+        .receive(&message, &s.desktop, NOW, &mut s.rng)
+        .unwrap();
+    assert_eq!(linked.metadata.user_id, b"carol");
+    // An empty or over-long user id does not parse; the primary refuses to make one.
+    let mut s = setup(17);
+    let offer = s.companion.offer().clone();
+    for user_id in [Vec::new(), vec![b'u'; 65]] {
+        let assignment = CompanionAssignment {
+            user_id,
+            device_id: 2,
+            key_index: 1,
+        };
+        assert_eq!(
+            PrimaryLinking::accept(
+                &offer,
+                &s.account,
+                &assignment,
+                &mut s.seen,
+                NOW,
+                &mut s.rng
+            )
+            .unwrap_err(),
+            Error::Malformed("account address")
+        );
+    }
 }
 
 #[test]
@@ -824,7 +981,10 @@ proptest! {
         expiry in any::<u64>(),
         reference in proptest::collection::vec(any::<u8>(), 1..=64),
     ) {
-        let mut bytes = vec![1u8];
+        // A canonical ephemeral key: below 2^254, so below 2^255 - 19.
+        let mut eph = eph;
+        eph[31] &= 0x3f;
+        let mut bytes = vec![2u8];
         bytes.extend_from_slice(&eph);
         bytes.extend_from_slice(&secret);
         bytes.push(5);
@@ -847,7 +1007,7 @@ proptest! {
             prop_assert_eq!(&m.encode(), &bytes);
         }
         let mut versioned = bytes.clone();
-        if let Some(first) = versioned.first_mut() { *first = 1; }
+        if let Some(first) = versioned.first_mut() { *first = 2; }
         if let Ok(m) = LinkingMessage::decode(&versioned) {
             prop_assert_eq!(&m.encode(), &versioned);
         }

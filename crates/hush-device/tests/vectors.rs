@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use hush_core::{IdentityKeyPair, PrivateKey};
 use hush_device::{
-    CompanionAssignment, CompanionLinking, Countersignature, DeviceListPolicy, KnownDeviceLists,
-    LinkingMessage, LinkingOffer, PrimaryLinking, SeenOffers, SignedDeviceList,
+    CompanionAssignment, CompanionLinking, Countersignature, DeviceListPolicy, DeviceListV1,
+    KnownDeviceLists, LinkingMessage, LinkingOffer, PrimaryLinking, SeenOffers, SignedDeviceList,
 };
 use hush_test_support::ReplayRng;
 use serde_json::Value;
@@ -90,6 +90,11 @@ fn python_cross_check_notices_a_changed_value() {
     lists["invalid"][0]["error"] = Value::String("BadSignature".into());
     std::fs::write(tmp.join("linking.json"), linking.to_string()).unwrap();
     std::fs::write(tmp.join("device_lists.json"), lists.to_string()).unwrap();
+    std::fs::copy(
+        format!("{}/device_lists_v1.json", dir()),
+        tmp.join("device_lists_v1.json"),
+    )
+    .unwrap();
     let output = std::process::Command::new("python3")
         .arg(format!("{}/check_device_vectors.py", dir()))
         .arg(&tmp)
@@ -138,6 +143,7 @@ fn replay_transcript(case: &Value) -> PrimaryLinking {
     let offer = LinkingOffer::from_qr_text(case["qr_text"].as_str().unwrap()).unwrap();
     let mut rng = replay(&case["primary_random"]);
     let assignment = CompanionAssignment {
+        user_id: unhex(&case["user_id"]),
         device_id: u32::try_from(case["device_id"].as_u64().unwrap()).unwrap(),
         key_index: u32::try_from(case["key_index"].as_u64().unwrap()).unwrap(),
     };
@@ -145,7 +151,7 @@ fn replay_transcript(case: &Value) -> PrimaryLinking {
     let (primary, message) = PrimaryLinking::accept(
         &offer,
         &account,
-        assignment,
+        &assignment,
         &mut SeenOffers::new(),
         accepted_at,
         &mut rng,
@@ -182,6 +188,11 @@ fn replay_transcript(case: &Value) -> PrimaryLinking {
         unhex(&case["device_signature"])
     );
     assert_eq!(
+        linked.membership_signature.as_bytes().to_vec(),
+        unhex(&case["membership_signature"])
+    );
+    assert_eq!(linked.metadata.user_id, unhex(&case["user_id"]), "{label}");
+    assert_eq!(
         linked.history.transcript_hash().as_bytes().to_vec(),
         unhex(&case["transcript_hash"])
     );
@@ -209,6 +220,10 @@ fn replay_transcript(case: &Value) -> PrimaryLinking {
     assert_eq!(added.entry.device_id, assignment.device_id);
     assert_eq!(added.entry.identity_key, companion.identity_key());
     assert_eq!(added.entry.added_at_ms, accepted_at);
+    assert_eq!(
+        added.entry.membership_signature,
+        linked.membership_signature
+    );
     primary
 }
 
@@ -253,16 +268,17 @@ fn invalid_linking_inputs_get_the_recorded_errors() {
                 let offer = LinkingOffer::decode(&unhex(&case["offer"])).unwrap();
                 let mut seen = SeenOffers::new();
                 if !case["seen_offer_ids"].as_array().unwrap().is_empty() {
-                    seen.insert(offer.id(), offer.expires_at_ms(), 0).unwrap();
+                    seen.insert(offer.id(), offer.expires_at_ms(), now).unwrap();
                 }
                 let assignment = CompanionAssignment {
+                    user_id: unhex(case.get("user_id").unwrap_or(&base["user_id"])),
                     device_id: u32::try_from(case["device_id"].as_u64().unwrap()).unwrap(),
                     key_index: 1,
                 };
                 name(&PrimaryLinking::accept(
                     &offer,
                     &key_pair(&base["account_private_key"]),
-                    assignment,
+                    &assignment,
                     &mut seen,
                     now,
                     &mut hush_core::rng::os_rng(),
@@ -271,7 +287,7 @@ fn invalid_linking_inputs_get_the_recorded_errors() {
             "receive" => {
                 let base = base.unwrap();
                 let state = [
-                    &[1u8, 1][..],
+                    &[2u8, 1][..],
                     &unhex(&base["companion_ephemeral_private"]),
                     &unhex(&base["offer"]),
                 ]
@@ -293,7 +309,7 @@ fn invalid_linking_inputs_get_the_recorded_errors() {
             "history" => {
                 let base = base.unwrap();
                 let state = [
-                    &[1u8, 1][..],
+                    &[2u8, 1][..],
                     &unhex(&base["companion_ephemeral_private"]),
                     &unhex(&base["offer"]),
                 ]
@@ -345,7 +361,7 @@ fn device_lists_get_the_recorded_verdicts() {
         let bytes = unhex(&case["signed_list"]);
         assert_eq!(SignedDeviceList::decode(&bytes).unwrap().encode(), bytes);
         let verified = KnownDeviceLists::new(policy)
-            .verify(b"vectors", &bytes)
+            .verify(case["user_id"].as_str().unwrap().as_bytes(), &bytes)
             .unwrap();
         assert_eq!(
             verified.version(),
@@ -367,6 +383,10 @@ fn device_lists_get_the_recorded_verdicts() {
                 entry.identity_key.encode().to_vec(),
                 unhex(&want["identity_key"])
             );
+            assert_eq!(
+                entry.membership_signature.as_bytes().to_vec(),
+                unhex(&want["membership_signature"])
+            );
         }
         for check in case["send_checks"].as_array().unwrap() {
             let ids: Vec<u64> = verified
@@ -384,14 +404,57 @@ fn device_lists_get_the_recorded_verdicts() {
         }
     }
     for case in file["invalid"].as_array().unwrap() {
+        let address = case["address"].as_str().unwrap().as_bytes();
         let got =
-            name(&KnownDeviceLists::new(policy).verify(b"alice", &unhex(&case["signed_list"])));
+            name(&KnownDeviceLists::new(policy).verify(address, &unhex(&case["signed_list"])));
         assert_eq!(got, case["error"].as_str().unwrap(), "{}", case["name"]);
     }
     for case in file["sequences"].as_array().unwrap() {
         let mut contact = KnownDeviceLists::new(policy);
         for (index, step) in case["steps"].as_array().unwrap().iter().enumerate() {
             let got = name(&contact.verify(
+                step["address"].as_str().unwrap().as_bytes(),
+                &unhex(&step["signed_list"]),
+            ));
+            assert_eq!(
+                got,
+                step["result"].as_str().unwrap(),
+                "{} step {index}",
+                case["name"]
+            );
+        }
+    }
+}
+
+/// The frozen format-1 lists (what stores written before format 2 hold): `DeviceListV1`
+/// and `KnownDeviceLists::verify_v1` give the recorded verdicts.
+#[test]
+fn format_1_device_lists_get_the_recorded_verdicts() {
+    let file = load("device_lists_v1.json");
+    let policy = DeviceListPolicy::default();
+    for case in file["valid"].as_array().unwrap() {
+        let label = case["name"].as_str().unwrap();
+        let bytes = unhex(&case["signed_list"]);
+        let list = DeviceListV1::decode(&bytes).unwrap();
+        assert_eq!(list.encode(), bytes, "{label}");
+        assert_eq!(list.version(), case["version"].as_u64().unwrap(), "{label}");
+        assert_eq!(
+            SignedDeviceList::decode(&bytes),
+            Err(hush_device::Error::UnknownVersion(1))
+        );
+        KnownDeviceLists::new(policy)
+            .verify_v1(b"vectors", &bytes)
+            .unwrap();
+    }
+    for case in file["invalid"].as_array().unwrap() {
+        let got =
+            name(&KnownDeviceLists::new(policy).verify_v1(b"alice", &unhex(&case["signed_list"])));
+        assert_eq!(got, case["error"].as_str().unwrap(), "{}", case["name"]);
+    }
+    for case in file["sequences"].as_array().unwrap() {
+        let mut contact = KnownDeviceLists::new(policy);
+        for (index, step) in case["steps"].as_array().unwrap().iter().enumerate() {
+            let got = name(&contact.verify_v1(
                 step["address"].as_str().unwrap().as_bytes(),
                 &unhex(&step["signed_list"]),
             ));

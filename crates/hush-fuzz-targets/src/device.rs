@@ -10,8 +10,9 @@ use std::sync::OnceLock;
 
 use hush_core::{IdentityKeyPair, PrivateKey};
 use hush_device::{
-    CompanionAssignment, CompanionLinking, Countersignature, DeviceListPolicy, KnownDeviceLists,
-    LinkingMessage, LinkingOffer, LinkingState, PrimaryLinking, SeenOffers, SignedDeviceList,
+    CompanionAssignment, CompanionLinking, Countersignature, DeviceListPolicy, DeviceListV1,
+    KnownDeviceLists, LinkingMessage, LinkingOffer, LinkingState, PrimaryLinking, SeenOffers,
+    SignedDeviceList,
 };
 use hush_test_support::test_rng;
 
@@ -47,13 +48,14 @@ fn fixture() -> &'static Fixture {
         )
         .unwrap_or_else(|e| fixture_failed("offer", &e));
         let assignment = CompanionAssignment {
+            user_id: b"fuzz".to_vec(),
             device_id: 2,
             key_index: 1,
         };
         let (primary, _) = PrimaryLinking::accept(
             companion.offer(),
             &account,
-            assignment,
+            &assignment,
             &mut SeenOffers::new(),
             DEVICE_NOW_MS,
             &mut rng,
@@ -129,9 +131,10 @@ pub fn linking_state(data: &[u8]) {
     }
 }
 
-/// `SignedDeviceList::decode` and `KnownDeviceLists::decode`: re-encode to the same
-/// bytes; verifying the list against an empty and a restored verifier does not panic,
-/// and a list accepted once is accepted again.
+/// `SignedDeviceList::decode`, `DeviceListV1::decode` (format 1) and
+/// `KnownDeviceLists::decode`: re-encode to the same bytes; verifying the list against
+/// an empty and a restored verifier does not panic, and a list accepted once is
+/// accepted again.
 pub fn device_list(data: &[u8]) {
     let policy = DeviceListPolicy::default();
     if let Ok(list) = SignedDeviceList::decode(data) {
@@ -141,6 +144,13 @@ pub fn device_list(data: &[u8]) {
             assert!(known.verify(b"fuzz", data).is_ok(), "same list refused");
             let restored = KnownDeviceLists::decode(&known.encode(), policy);
             assert_eq!(restored.as_ref(), Ok(&known));
+        }
+    }
+    if let Ok(list) = DeviceListV1::decode(data) {
+        assert_eq!(list.encode(), data, "format-1 list does not re-encode");
+        let mut known = KnownDeviceLists::new(policy);
+        if known.verify_v1(b"fuzz", data).is_ok() {
+            assert!(known.verify_v1(b"fuzz", data).is_ok(), "same list refused");
         }
     }
     if let Ok(known) = KnownDeviceLists::decode(data, policy) {

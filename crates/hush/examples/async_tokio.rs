@@ -206,7 +206,9 @@ async fn main() -> Result<()> {
     let texts = ["one", "two", "three"];
     let alice_address = alice.call(|d| Ok(d.address().clone())).await?;
     for text in texts {
-        let plan = alice.call(|d| d.prepare_send("bob", NOW)).await?;
+        let plan = alice
+            .call(|d| d.prepare_send("bob", NOW, &mut hush_core::rng::os_rng()))
+            .await?;
         let mut bundles = Vec::new();
         for address in plan.need_bundles {
             let bundle = server.directory.bundle(&address)?;
@@ -267,7 +269,9 @@ async fn main() -> Result<()> {
     drop(alice);
     alice_thread.join().map_err(|_| "alice's thread panicked")?;
     let (alice, alice_thread) = DeviceHandle::spawn(alice_db, "alice").await?;
-    let plan = alice.call(|d| d.prepare_send("bob", NOW)).await?;
+    let plan = alice
+        .call(|d| d.prepare_send("bob", NOW, &mut hush_core::rng::os_rng()))
+        .await?;
     assert!(plan.need_bundles.is_empty());
     let envelopes = alice
         .call(|d| d.encrypt("bob", b"four", &[], NOW, &mut hush_core::rng::os_rng()))

@@ -69,14 +69,9 @@ fn main() -> Result<()> {
     let (pending, linking_message) = phone.accept_companion(&qr_text, NOW + 5_000, &mut rng)?;
     assert_eq!(pending.device_id(), 2);
 
-    // 3. The laptop checks the answer and becomes device 2 of "alice".
-    let linked = offer.finish(
-        MemoryStore::new(),
-        "alice",
-        &linking_message,
-        NOW + 6_000,
-        &mut rng,
-    )?;
+    // 3. The laptop checks the answer and becomes device 2 of "alice": the user id and
+    //    device id come from the phone's signature, not from the server.
+    let linked = offer.finish(MemoryStore::new(), &linking_message, NOW + 6_000, &mut rng)?;
     let laptop = linked.device;
     assert_eq!(laptop.address(), &Address::new("alice", 2)?);
     assert_eq!(laptop.account_key(), phone.account_key());
@@ -182,7 +177,12 @@ fn send<R: CryptoRng>(
     text: &[u8],
     rng: &mut R,
 ) -> Result<usize> {
-    let plan = from.prepare_send(user, NOW)?;
+    let plan = from.prepare_send(user, NOW, rng)?;
+    // On a primary whose device list was due for a refresh, the plan carries it, signed
+    // again: upload it, or contacts stop writing to its companions after 14 days.
+    if let Some(list) = &plan.device_list {
+        server.device_lists.upload(from.address().name(), list)?;
+    }
     let mut bundles: Vec<(Address, Vec<u8>)> = Vec::new();
     for address in plan.need_bundles {
         let bundle = server.directory.bundle(&address)?;

@@ -152,12 +152,21 @@ fn main() -> Result<()> {
     assert_eq!(device_lists.upload("bob", &v1)?.version(), 1);
 
     // Bob links a tablet: the primary signs version 2, which replaces version 1.
+    // (Linking gives the primary this entry; here the tablet's key is at hand: it
+    // consents to be bob.2 with its membership signature.)
     let tablet = IdentityKeyPair::generate(&mut rng);
     let entry = DeviceEntry {
         device_id: 2,
         identity_key: tablet.identity_key(),
         key_index: 1,
         added_at_ms: NOW,
+        membership_signature: hush_device::sign_membership(
+            &tablet,
+            bob.account_key(),
+            b"bob",
+            2,
+            &mut rng,
+        )?,
     };
     let v2 = bob.add_companion(entry, NOW, &mut rng)?;
     let verified = device_lists.upload("bob", &v2)?;
@@ -185,6 +194,17 @@ fn main() -> Result<()> {
     ));
     println!("a list signed by another account key refused");
 
+    // A day later Bob's phone, the primary, signs its unchanged list again ("last seen"),
+    // as its periodic work does: contacts stop writing to companions of a list older than
+    // 14 days. The server takes the new version.
+    let later = NOW + hush::limits::DEVICE_LIST_REFRESH_MS;
+    assert!(bob.refresh_device_list(NOW + 1, &mut rng)?.is_none());
+    if let Some(list) = bob.refresh_device_list(later, &mut rng)? {
+        let version = device_lists.upload("bob", &list)?.version();
+        println!("device list refreshed a day later: version {version}");
+        assert_eq!(version, 3);
+    }
+
     // ---- a companion leaves ----
 
     // The tablet had registered and has a message waiting.
@@ -192,10 +212,10 @@ fn main() -> Result<()> {
     let tablet_address = hush::Address::new("bob", 2)?;
     directory.register_device(&tablet_address, 7, tablet.identity_key())?;
     mailbox.deliver(&tablet_address, bob.address(), 2, b"...".to_vec(), NOW)?;
-    // Bob's phone removes it: version 3. Once the server accepts the list, it drops
+    // Bob's phone removes it: version 4. Once the server accepts the list, it drops
     // what it keeps for devices no longer on it.
-    let v3 = bob.remove_companion(2, NOW, &mut rng)?;
-    let verified = device_lists.upload("bob", &v3)?;
+    let v4 = bob.remove_companion(2, later, &mut rng)?;
+    let verified = device_lists.upload("bob", &v4)?;
     let on_list: Vec<u32> = verified.devices().iter().map(|d| d.device_id).collect();
     for gone in directory.retain_devices("bob", &on_list)? {
         let dropped = mailbox.remove_device(&gone);

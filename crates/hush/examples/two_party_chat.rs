@@ -44,7 +44,7 @@ fn main() -> Result<()> {
     learn_device_list(&server, &alice, "bob")?;
 
     // The first message: no session yet, so Alice needs a bundle for Bob's device.
-    let plan = alice.prepare_send("bob", NOW)?;
+    let plan = alice.prepare_send("bob", NOW, &mut rng)?;
     assert_eq!(plan.need_bundles, [bob.address().clone()]);
     let without_bundle = alice.encrypt("bob", b"hi", &[], NOW, &mut rng);
     assert!(matches!(
@@ -60,7 +60,11 @@ fn main() -> Result<()> {
     );
 
     // The reply needs no bundle: Bob's session came from Alice's first message.
-    assert!(bob.prepare_send("alice", NOW)?.need_bundles.is_empty());
+    assert!(
+        bob.prepare_send("alice", NOW, &mut rng)?
+            .need_bundles
+            .is_empty()
+    );
     send(&server, &bob, "alice", b"Hello Alice!", &mut rng)?;
     let got = receive(&server, &alice, &mut rng)?;
     assert_eq!(got, [b"Hello Alice!".to_vec()]);
@@ -155,7 +159,12 @@ fn send<R: CryptoRng>(
     text: &[u8],
     rng: &mut R,
 ) -> Result<()> {
-    let plan = from.prepare_send(user, NOW)?;
+    let plan = from.prepare_send(user, NOW, rng)?;
+    // On a primary whose device list was due for a refresh, the plan carries it, signed
+    // again: upload it, or contacts stop writing to its companions after 14 days.
+    if let Some(list) = &plan.device_list {
+        server.device_lists.upload(from.address().name(), list)?;
+    }
     let mut bundles: Vec<(Address, Vec<u8>)> = Vec::new();
     for address in plan.need_bundles {
         let bundle = server.directory.bundle(&address)?;

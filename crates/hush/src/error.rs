@@ -105,6 +105,24 @@ pub enum Error {
         address: Address,
     },
 
+    /// A device list (or a first message) gives a device an identity key this device has
+    /// recorded for `address`, a device of another user (or this device's own key, or
+    /// one of this account's): one device cannot belong to two users. Nothing was stored.
+    /// A server that lists one account's device under another cannot get its messages
+    /// read as the other's; if it happens after a reinstall, the app decides which user
+    /// the device belongs to.
+    #[error("the identity key is already {address}'s")]
+    DeviceKeyOfAnotherUser {
+        /// The device the key is recorded for.
+        address: Address,
+    },
+
+    /// `Device::accept_changed_device_list` was given a list signed by the account key
+    /// already stored for its user: that is no account-key change (it may be a rollback
+    /// or an equivocation `Device::accept_device_list` refused). Nothing was stored.
+    #[error("the device list is signed by the account key already known for its user")]
+    AccountKeyUnchanged,
+
     /// There is no verified device list for the user: fetch it from the server first.
     #[error("no verified device list for this user")]
     NoDeviceList,

@@ -60,7 +60,7 @@
 //! bob.accept_device_list("alice", &alice.own_device_list()?, now)?;
 //!
 //! // Alice needs a bundle for each of Bob's devices she has no session with.
-//! let plan = alice.prepare_send("bob", now)?;
+//! let plan = alice.prepare_send("bob", now, &mut rng)?;
 //! let mut bundles = Vec::new();
 //! for address in &plan.need_bundles {
 //!     bundles.push((address.clone(), directory.bundle(address)?));

@@ -64,6 +64,21 @@ pub const MAX_FAN_OUT: usize = hush_group::limits::MAX_TRACKED_DEVICES;
 /// can be verified by its contacts.
 pub const MAX_USER_LEN: usize = hush_device::limits::MAX_ACCOUNT_ADDRESS_LEN;
 
+/// How long after the primary signed its device list it signs it again, unchanged, when
+/// [`crate::Device::refresh_device_list`] (or [`crate::Device::prepare_send`]) runs: 1 day.
+/// Contacts stop sending to an account's companions once its list is older than the
+/// companion expiry (`hush_device::DeviceListPolicy::companion_expiry_ms`, 14 days: "the
+/// primary has not been seen"); a primary in use refreshes it long before, so a lost
+/// upload or a contact that fetches lists rarely still has 13 days to catch up.
+pub const DEVICE_LIST_REFRESH_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// How many users' checked device lists a [`crate::Device`] keeps in memory (each the
+/// stored bytes and the list they verified to, at most about 4 KiB): a send reads the
+/// recipient's and this account's own stored list, and checking one again costs one XEdDSA
+/// verification per device plus one; kept, a list is checked once while its bytes stay the
+/// same. Past the bound the user with the first name in order makes room.
+pub const MAX_CHECKED_LISTS: usize = 256;
+
 /// The longest application plaintext one pairwise or group message carries (248 KiB):
 /// with the content framing (`docs/wire/content.md`), the ratchet's padding and MAC and
 /// a first message's PQXDH fields (under 2 KiB), every envelope stays under the

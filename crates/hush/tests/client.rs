@@ -13,9 +13,7 @@
 use std::collections::BTreeSet;
 
 use hush::store::{IdentityStore, MemoryStore, PreKeyStore, SessionStore, Store, Transaction};
-use hush::{
-    Address, Device, DeviceEntry, Envelope, Error, PreKeyCounts, ReceivedKind, RotationPolicy,
-};
+use hush::{Address, Device, Envelope, Error, PreKeyCounts, ReceivedKind, RotationPolicy};
 use hush_core::IdentityKeyPair;
 use hush_prekey::{PreKeyUpload, UploadPolicy};
 use hush_test_support::test_rng;
@@ -32,7 +30,7 @@ fn fan_out_reaches_every_device_exactly_once_and_replies_work() {
         alice,
         bob,
     } = world(1);
-    let plan = alice[0].prepare_send("bob", NOW).unwrap();
+    let plan = alice[0].prepare_send("bob", NOW, &mut rng).unwrap();
     let expected: BTreeSet<Address> = [addr("bob", 1), addr("bob", 2), addr("bob", 3)]
         .into_iter()
         .chain([addr("alice", 2)])
@@ -116,7 +114,7 @@ fn fan_out_reaches_every_device_exactly_once_and_replies_work() {
     // Alice needs no bundle now, and bob.2 (who answered) gets a normal message.
     assert!(
         alice[0]
-            .prepare_send("bob", NOW)
+            .prepare_send("bob", NOW, &mut rng)
             .unwrap()
             .need_bundles
             .is_empty()
@@ -180,12 +178,6 @@ fn a_stale_sender_learns_from_the_server_which_devices_it_missed() {
 
     // Bob links device 4; the server has the new list, Alice's phone does not yet.
     let identity = IdentityKeyPair::generate(&mut rng);
-    let entry = DeviceEntry {
-        device_id: 4,
-        identity_key: identity.identity_key(),
-        key_index: 1,
-        added_at_ms: NOW,
-    };
     let tablet = Device::create_companion(
         MemoryStore::new(),
         "bob",
@@ -195,6 +187,7 @@ fn a_stale_sender_learns_from_the_server_which_devices_it_missed() {
         &mut rng,
     )
     .unwrap();
+    let entry = tablet.membership_entry(NOW, &mut rng).unwrap();
     let with_tablet = bob[0].add_companion(entry, NOW, &mut rng).unwrap();
     tablet.accept_device_list("bob", &with_tablet, NOW).unwrap();
     let upload = tablet
@@ -299,7 +292,7 @@ fn a_device_not_on_the_list_never_receives_and_is_refused() {
     learn(std::slice::from_ref(&rogue), &alice);
 
     // Alice never sends to it.
-    let plan = alice[0].prepare_send("bob", NOW).unwrap();
+    let plan = alice[0].prepare_send("bob", NOW, &mut rng).unwrap();
     assert!(!plan.need_bundles.contains(&addr("bob", 4)));
     let envelopes = send(&alice[0], "bob", b"hi", &mut server, &mut rng);
     assert!(envelopes.iter().all(|e| e.to != addr("bob", 4)));
@@ -458,7 +451,7 @@ fn one_time_prekeys_are_consumed_exactly_once() {
     assert_eq!(count(bob1), (4, 3));
     let mut bundle_ids = Vec::new();
     for sender in &alice {
-        let plan = sender.prepare_send("bob", NOW).unwrap();
+        let plan = sender.prepare_send("bob", NOW, &mut rng).unwrap();
         let bundles = server.bundles(&plan.need_bundles);
         let b1 = hush_prekey::PreKeyBundle::decode(
             &bundles
@@ -575,7 +568,6 @@ fn identity_changes_surface_and_commit_nothing() {
     // Bob's primary replaces device 3 with a new device (new identity key) under the
     // same id; Alice accepts the new list (same account key, higher version).
     let new_identity = IdentityKeyPair::generate(&mut rng);
-    let new_key = new_identity.identity_key();
     let new3 = Device::create_companion(
         MemoryStore::new(),
         "bob",
@@ -586,18 +578,9 @@ fn identity_changes_surface_and_commit_nothing() {
     )
     .unwrap();
     bob[0].remove_companion(3, NOW, &mut rng).unwrap();
-    let list = bob[0]
-        .add_companion(
-            DeviceEntry {
-                device_id: 3,
-                identity_key: new_key,
-                key_index: 1,
-                added_at_ms: NOW,
-            },
-            NOW,
-            &mut rng,
-        )
-        .unwrap();
+    let entry = new3.membership_entry(NOW, &mut rng).unwrap();
+    let new_key = entry.identity_key;
+    let list = bob[0].add_companion(entry, NOW, &mut rng).unwrap();
     new3.accept_device_list("bob", &list, NOW).unwrap();
     let upload = new3
         .generate_prekeys(&small_batch(), NOW, &mut rng)
@@ -683,7 +666,10 @@ fn account_key_change_is_refused_until_accepted() {
         .unwrap();
     assert_eq!(to, vec![addr("bob", 1)]);
     assert_eq!(
-        alice[0].prepare_send("bob", NOW).unwrap().need_bundles,
+        alice[0]
+            .prepare_send("bob", NOW, &mut rng)
+            .unwrap()
+            .need_bundles,
         vec![addr("bob", 1), addr("alice", 2)]
     );
 }
@@ -832,17 +818,9 @@ fn accounts_open_and_refuse_bad_arguments() {
         stranger.accept_device_list("fred", &list, NOW).unwrap(),
         vec![addr("fred", 1)]
     );
+    let entry = stranger.membership_entry(NOW, &mut rng).unwrap();
     assert!(matches!(
-        stranger.add_companion(
-            DeviceEntry {
-                device_id: 3,
-                identity_key: key,
-                key_index: 1,
-                added_at_ms: NOW
-            },
-            NOW,
-            &mut rng
-        ),
+        stranger.add_companion(entry, NOW, &mut rng),
         Err(Error::InvalidArgument(_))
     ));
     // A note to self with no other device sends nothing.

@@ -14,9 +14,7 @@
 use std::collections::BTreeSet;
 
 use hush::store::MemoryStore;
-use hush::{
-    Address, Device, DeviceEntry, DistributionId, Envelope, Error, GroupSend, ReceivedKind,
-};
+use hush::{Address, Device, DistributionId, Envelope, Error, GroupSend, ReceivedKind};
 use hush_core::IdentityKeyPair;
 use rand_chacha::ChaCha20Rng;
 
@@ -289,7 +287,6 @@ fn replace_companion(
 ) -> Dev {
     bob[0].remove_companion(device_id, NOW, rng).unwrap();
     let identity = IdentityKeyPair::generate(rng);
-    let key = identity.identity_key();
     let user = bob[0].address().name().to_owned();
     let new = Device::create_companion(
         MemoryStore::new(),
@@ -300,12 +297,7 @@ fn replace_companion(
         rng,
     )
     .unwrap();
-    let entry = DeviceEntry {
-        device_id,
-        identity_key: key,
-        key_index: 1,
-        added_at_ms: NOW,
-    };
+    let entry = new.membership_entry(NOW, rng).unwrap();
     let list = bob[0].add_companion(entry, NOW, rng).unwrap();
     new.accept_device_list(&user, &list, NOW).unwrap();
     let upload = new.generate_prekeys(&small_batch(), NOW, rng).unwrap();

@@ -642,6 +642,23 @@ fn a_device_off_the_list_is_pruned_from_directory_and_mailbox() {
     assert_eq!(directory.user_count(), 0);
 }
 
+/// A list of `user` holding only its primary, `account` itself, at key index `key_index`.
+fn new_list(account: &IdentityKeyPair, user: &str, key_index: u32) -> DeviceList {
+    let policy = DeviceListPolicy::default();
+    let key = account.identity_key();
+    let mut rng = test_rng(u64::from(key_index));
+    DeviceList::new(
+        key,
+        user.as_bytes(),
+        account,
+        key_index,
+        NOW,
+        policy,
+        &mut rng,
+    )
+    .unwrap()
+}
+
 fn signed_list(list: &mut DeviceList, account: &IdentityKeyPair, at: u64) -> Vec<u8> {
     list.sign(account, at, &mut test_rng(at)).unwrap().encode()
 }
@@ -651,13 +668,7 @@ fn device_lists_refuse_rollback_equivocation_and_foreign_keys() {
     let lists = DeviceLists::new();
     let account = IdentityKeyPair::generate(&mut test_rng(90));
     let bytes_for_unknown = {
-        let mut list = DeviceList::new(
-            account.identity_key(),
-            account.identity_key(),
-            1,
-            NOW,
-            DeviceListPolicy::default(),
-        );
+        let mut list = new_list(&account, "alice", 1);
         signed_list(&mut list, &account, NOW)
     };
     assert_eq!(
@@ -679,13 +690,7 @@ fn device_lists_refuse_rollback_equivocation_and_foreign_keys() {
         Registration::New
     );
 
-    let mut list = DeviceList::new(
-        account.identity_key(),
-        account.identity_key(),
-        1,
-        NOW,
-        DeviceListPolicy::default(),
-    );
+    let mut list = new_list(&account, "alice", 1);
     let v1 = signed_list(&mut list, &account, NOW);
     let v2 = signed_list(&mut list, &account, NOW + 1);
     assert_eq!(lists.upload("alice", &v1).unwrap().version(), 1);
@@ -699,13 +704,7 @@ fn device_lists_refuse_rollback_equivocation_and_foreign_keys() {
         })
     );
     // Another version-2 list with other contents.
-    let mut other = DeviceList::new(
-        account.identity_key(),
-        account.identity_key(),
-        7,
-        NOW,
-        DeviceListPolicy::default(),
-    );
+    let mut other = new_list(&account, "alice", 7);
     let _ = signed_list(&mut other, &account, NOW);
     let other_v2 = signed_list(&mut other, &account, NOW + 5);
     assert_eq!(
@@ -715,13 +714,7 @@ fn device_lists_refuse_rollback_equivocation_and_foreign_keys() {
 
     // Signed by someone else's account key.
     let mallory = IdentityKeyPair::generate(&mut test_rng(91));
-    let mut forged = DeviceList::new(
-        mallory.identity_key(),
-        mallory.identity_key(),
-        1,
-        NOW,
-        DeviceListPolicy::default(),
-    );
+    let mut forged = new_list(&mallory, "alice", 1);
     for _ in 0..5 {
         let _ = signed_list(&mut forged, &mallory, NOW);
     }
@@ -743,8 +736,13 @@ fn device_lists_refuse_rollback_equivocation_and_foreign_keys() {
         Error::Device(hush_device::Error::BadSignature)
     );
     assert!(matches!(
-        lists.upload("alice", &[1, 2, 3]).unwrap_err(),
+        lists.upload("alice", &[2, 2, 3]).unwrap_err(),
         Error::Device(hush_device::Error::Malformed(_))
+    ));
+    // A format-1 list (before membership signatures) is refused by its version.
+    assert!(matches!(
+        lists.upload("alice", &[1, 2, 3]).unwrap_err(),
+        Error::Device(hush_device::Error::UnknownVersion(1))
     ));
     assert!(matches!(
         lists.upload("alice", &[9]).unwrap_err(),
@@ -764,22 +762,34 @@ fn a_fan_out_must_address_exactly_the_listed_devices() {
     lists
         .register_account("alice", account.identity_key())
         .unwrap();
-    let mut list = DeviceList::new(
-        account.identity_key(),
-        account.identity_key(),
-        1,
-        NOW,
-        DeviceListPolicy::default(),
-    );
+    let mut list = new_list(&account, "alice", 1);
     for device_id in [2, 3] {
+        let device = IdentityKeyPair::generate(&mut rng);
+        let membership_signature = hush_device::sign_membership(
+            &device,
+            &account.identity_key(),
+            b"alice",
+            device_id,
+            &mut rng,
+        )
+        .unwrap();
         list.add_companion(hush_device::DeviceEntry {
             device_id,
-            identity_key: IdentityKeyPair::generate(&mut rng).identity_key(),
+            identity_key: device.identity_key(),
             key_index: 1,
             added_at_ms: NOW,
+            membership_signature,
         })
         .unwrap();
     }
+    // The same list is nobody else's: its devices consented to be Alice's.
+    lists
+        .register_account("mallory", account.identity_key())
+        .unwrap();
+    assert_eq!(
+        lists.upload("mallory", &signed_list(&mut list.clone(), &account, NOW)),
+        Err(Error::Device(hush_device::Error::BadSignature))
+    );
     lists
         .upload("alice", &signed_list(&mut list, &account, NOW))
         .unwrap();
@@ -833,13 +843,7 @@ fn a_new_account_key_starts_the_history_afresh() {
     let lists = DeviceLists::new();
     let old = IdentityKeyPair::generate(&mut test_rng(100));
     lists.register_account("bob", old.identity_key()).unwrap();
-    let mut list = DeviceList::new(
-        old.identity_key(),
-        old.identity_key(),
-        1,
-        NOW,
-        DeviceListPolicy::default(),
-    );
+    let mut list = new_list(&old, "bob", 1);
     for at in 0..3 {
         lists
             .upload("bob", &signed_list(&mut list, &old, NOW + at))
@@ -855,13 +859,7 @@ fn a_new_account_key_starts_the_history_afresh() {
     assert_eq!(lists.fetch("bob"), None);
     assert_eq!(lists.account_key("bob"), Some(new.identity_key()));
     // Version 1 under the new key is not a rollback; the old key's lists are refused.
-    let mut fresh = DeviceList::new(
-        new.identity_key(),
-        new.identity_key(),
-        1,
-        NOW,
-        DeviceListPolicy::default(),
-    );
+    let mut fresh = new_list(&new, "bob", 1);
     assert_eq!(
         lists
             .upload("bob", &signed_list(&mut fresh, &new, NOW))

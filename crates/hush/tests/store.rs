@@ -100,6 +100,17 @@ fn identity_round_trip<S: Store>(store: &S) {
     // other rows.
     assert!(tx.remote_identity(&address("bob", 2)).unwrap().is_none());
     assert!(tx.remote_identity(&address("bobby", 1)).unwrap().is_none());
+    // By key: the committed row, and this transaction's own writes.
+    assert_eq!(
+        tx.addresses_with_identity(&f.peer_identity).unwrap(),
+        vec![bob.clone()]
+    );
+    tx.set_remote_identity(&address("alice", 3), &f.peer_identity)
+        .unwrap();
+    assert_eq!(
+        tx.addresses_with_identity(&f.peer_identity).unwrap(),
+        [address("alice", 3), bob.clone()]
+    );
     // Replacing.
     tx.set_remote_identity(&bob, &f.identity.identity_key())
         .unwrap();
@@ -107,7 +118,27 @@ fn identity_round_trip<S: Store>(store: &S) {
         tx.remote_identity(&bob).unwrap(),
         Some(f.identity.identity_key())
     );
+    assert_eq!(
+        tx.addresses_with_identity(&f.peer_identity).unwrap(),
+        [address("alice", 3)]
+    );
+    assert_eq!(
+        tx.addresses_with_identity(&f.identity.identity_key())
+            .unwrap(),
+        vec![bob.clone()]
+    );
     tx.commit().unwrap();
+    // A dropped transaction's writes are not found.
+    let mut tx = store.transaction().unwrap();
+    tx.set_remote_identity(&address("carol", 1), &f.identity.identity_key())
+        .unwrap();
+    drop(tx);
+    let mut tx = store.transaction().unwrap();
+    assert_eq!(
+        tx.addresses_with_identity(&f.identity.identity_key())
+            .unwrap(),
+        [bob]
+    );
 }
 
 fn prekeys_round_trip<S: Store>(store: &S) {

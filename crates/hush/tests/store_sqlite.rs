@@ -170,8 +170,8 @@ fn migrates_from_zero_to_current() {
     assert!(tx.remote_identity(&address("bob", 1)).unwrap().is_some());
 }
 
-/// A database written at schema version 1 (before `seen_offers` and `user_sessions`,
-/// every session record a row of `sessions`) is migrated to the current version on
+/// A database written at schema version 1 (before `seen_offers`, `user_sessions` and the
+/// index of identities by key, every session record a row of `sessions`) is migrated to the current version on
 /// open, keeping its data and its at-rest encryption; a session record moves to its
 /// user's row when it is next written.
 #[test]
@@ -201,6 +201,7 @@ fn migrates_from_version_one() {
     connection
         .execute_batch(
             "DROP TABLE user_sessions; DROP TABLE seen_offers;
+             DROP INDEX remote_identities_by_key;
              UPDATE schema_version SET version = 1;",
         )
         .unwrap();
@@ -228,6 +229,51 @@ fn migrates_from_version_one() {
     let mut tx = store.transaction().unwrap();
     let read = tx.session(&address("bob", 1)).unwrap().unwrap();
     assert_eq!(*read.encode(), *f.other_short_session.encode());
+}
+
+/// A database at schema version 3 (before the index of remote identities by key) gets the
+/// index on open, and the identities it held are found by key.
+#[test]
+fn migrates_from_version_three() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let f = Fixtures::new(13);
+    {
+        let store = SqliteStore::open(&path, None).unwrap();
+        let mut tx = store.transaction().unwrap();
+        tx.set_remote_identity(&address("bob", 1), &f.peer_identity)
+            .unwrap();
+        tx.set_remote_identity(&address("carol", 2), &f.peer_identity)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let connection = raw(&path);
+    connection
+        .execute_batch(
+            "DROP INDEX remote_identities_by_key; UPDATE schema_version SET version = 3;",
+        )
+        .unwrap();
+    drop(connection);
+
+    let store = SqliteStore::open(&path, None).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let indexes: Vec<String> = {
+        let connection = raw(&path);
+        let mut statement = connection
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'remote_identities' AND sql IS NOT NULL")
+            .unwrap();
+        statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    assert_eq!(indexes, ["remote_identities_by_key"]);
+    let mut tx = store.transaction().unwrap();
+    assert_eq!(
+        tx.addresses_with_identity(&f.peer_identity).unwrap(),
+        [address("bob", 1), address("carol", 2)]
+    );
 }
 
 #[test]

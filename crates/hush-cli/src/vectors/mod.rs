@@ -99,6 +99,7 @@ const RUNNERS: &[(&str, Runner)] = &[
     // hush's device formats (`test-vectors/device/`, written by `hush vectors generate`).
     ("linking.json", device::check_linking),
     ("device_lists.json", device::check_device_lists),
+    ("device_lists_v1.json", device::check_device_lists_v1),
     // (`test-vectors/backup/`, written by `hush vectors generate`).
     ("backup_recovery_codes.json", backup::check_recovery_codes),
     ("backup_streams.json", backup::check_streams),
@@ -219,6 +220,11 @@ const GENERATORS: &[(&str, &str, Generator)] = &[
     ("prekey", "prekey_uploads.json", prekey::generate_uploads),
     ("device", "linking.json", device::generate_linking),
     ("device", "device_lists.json", device::generate_device_lists),
+    (
+        "device",
+        "device_lists_v1.json",
+        device::generate_device_lists_v1,
+    ),
     (
         "backup",
         "backup_recovery_codes.json",

@@ -31,7 +31,7 @@ fn fixture_send(
         bug("slot");
     };
     let name = user_name(to_user);
-    let plan = must("prepare send", device.prepare_send(name, NOW));
+    let plan = must("prepare send", device.prepare_send(name, NOW, rng));
     let bundles: Vec<(Address, Vec<u8>)> = plan
         .need_bundles
         .iter()
@@ -139,17 +139,8 @@ fn build_fixture() -> Fixture {
             .get(primary_of(user))
             .unwrap_or_else(|| bug("primary comes first"));
         let identity = IdentityKeyPair::generate(&mut rng);
-        let entry = DeviceEntry {
-            device_id,
-            identity_key: identity.identity_key(),
-            key_index: 1,
-            added_at_ms: NOW,
-        };
         let account_key = *primary.account_key();
-        if linked {
-            must("link", primary.add_companion(entry, NOW, &mut rng));
-        }
-        devices.push(must(
+        let companion = must(
             "create companion",
             Device::create_companion(
                 MemoryStore::new(),
@@ -159,7 +150,12 @@ fn build_fixture() -> Fixture {
                 account_key,
                 &mut rng,
             ),
-        ));
+        );
+        let entry = must("entry", companion.membership_entry(NOW, &mut rng));
+        if linked {
+            must("link", primary.add_companion(entry, NOW, &mut rng));
+        }
+        devices.push(companion);
         entries.push(Some(entry));
     }
     for (user, name) in USERS.iter().enumerate() {

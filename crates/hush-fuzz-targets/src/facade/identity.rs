@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use hush::store::MemoryStore;
-use hush::{Address, Device, DeviceEntry, GenerateRequest, ReceivedKind};
+use hush::{Address, Device, GenerateRequest, ReceivedKind};
 use hush_core::IdentityKeyPair;
 use hush_group::SenderKeyMessage;
 use hush_prekey::{DeviceKeys, UploadPolicy, validate_upload};
@@ -41,14 +41,8 @@ impl Run {
         self.ensure(slot);
         let identity = IdentityKeyPair::generate(&mut self.rng);
         let key = identity.identity_key();
-        let entry = DeviceEntry {
-            device_id,
-            identity_key: key,
-            key_index: 1,
-            added_at_ms: NOW,
-        };
         let was_linked = self.is_linked(slot);
-        let (list, new) = {
+        let (list, new, entry) = {
             let Self { devices, rng, .. } = self;
             let primary_device = devices
                 .get(primary)
@@ -60,10 +54,6 @@ impl Run {
                     primary_device.remove_companion(device_id, NOW, rng),
                 );
             }
-            let list = must(
-                "link the replacement",
-                primary_device.add_companion(entry, NOW, rng),
-            );
             let new = must(
                 "create the replacement",
                 Device::create_companion(
@@ -75,7 +65,12 @@ impl Run {
                     rng,
                 ),
             );
-            (list, new)
+            let entry = must("entry", new.membership_entry(NOW, rng));
+            let list = must(
+                "link the replacement",
+                primary_device.add_companion(entry, NOW, rng),
+            );
+            (list, new, entry)
         };
         let old_gen = self.gen_of(slot);
         if let (Some(linked), Some(generation), Some(current), Some(listed)) = (

@@ -48,7 +48,13 @@ impl Run {
         if to_user != own_user {
             expected.extend(self.list_of(to_user));
         }
-        let plan = must("prepare send", self.dev(from).prepare_send(name, NOW));
+        let plan = {
+            let Self { devices, rng, .. } = self;
+            must(
+                "prepare send",
+                made(devices, from).prepare_send(name, NOW, rng),
+            )
+        };
         let bundles = self.bundles(&plan.need_bundles);
         let refs: Vec<(Address, &[u8])> = bundles
             .iter()

@@ -127,7 +127,10 @@ impl<S: Store> Device<S> {
                 need_bundles.push(address);
             }
         }
-        Ok(SendPlan { need_bundles })
+        Ok(SendPlan {
+            need_bundles,
+            device_list: None,
+        })
     }
 
     /// Sends `plaintext` to a group: `members` (user ids; the authoritative member list —

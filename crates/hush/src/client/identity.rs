@@ -8,9 +8,10 @@ use hush_device::{DeviceList, KnownDeviceLists, SignedDeviceList, VerifiedDevice
 
 use crate::Address;
 use crate::error::{Error, Result};
+use crate::limits::DEVICE_LIST_REFRESH_MS;
 use crate::store::{DeviceListStore, IdentityStore, Store, Transaction};
 
-use super::{Device, addresses, check_user, stored_list};
+use super::{Device, StoredList, addresses, check_user};
 
 impl<S: Store> Device<S> {
     // ---- device lists ----
@@ -28,14 +29,16 @@ impl<S: Store> Device<S> {
     }
 
     /// On the primary: adds a companion (the entry linking produced,
-    /// `hush_device::LinkedCompanion::entry`) to the account's device list, signs the new
-    /// version and stores it. Returns the signed list to upload (and to give the
-    /// companion).
+    /// `hush_device::LinkedCompanion::entry`, or a companion's
+    /// [`Device::membership_entry`]) to the account's device list, signs the new version
+    /// and stores it. Returns the signed list to upload (and to give the companion).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] on a companion; [`Error::Device`] (too many companions,
-    /// a duplicate device id or key); [`Error::Store`].
+    /// a duplicate device id or key, `BadSignature` for an entry whose membership
+    /// signature is not its device's for this account, user id and device id);
+    /// [`Error::Store`].
     pub fn add_companion<R: CryptoRng + ?Sized>(
         &self,
         entry: DeviceEntry,
@@ -61,6 +64,77 @@ impl<S: Store> Device<S> {
         self.change_own_list(now_ms, rng, |list| list.remove(device_id).map(|_| ()))
     }
 
+    /// Whether the primary's own device list is due for a refresh at `now_ms`: signed more
+    /// than [`DEVICE_LIST_REFRESH_MS`](crate::limits::DEVICE_LIST_REFRESH_MS) ago (or
+    /// stored in format 1 by an earlier version). Always `false` on a companion, which
+    /// cannot sign the list.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoDeviceList`]; [`Error::Store`].
+    pub fn device_list_refresh_due(&self, now_ms: u64) -> Result<bool> {
+        let mut tx = self.store.transaction()?;
+        self.refresh_due(&mut tx, now_ms)
+    }
+
+    /// On the primary, if its device list is due for a refresh
+    /// ([`Device::device_list_refresh_due`]): signs the unchanged list again at `now_ms`
+    /// (a new version, a new signing time), stores it and returns it to upload. `None`
+    /// when it is not due, and always on a companion.
+    ///
+    /// Contacts stop sending to an account's companions once the list they hold was
+    /// signed longer ago than the companion expiry (14 days by default: the primary "has
+    /// not been seen"), so a primary in use must refresh it. [`Device::prepare_send`]
+    /// does it on the primary's sends (and hands the list over in
+    /// [`SendPlan::device_list`](super::SendPlan::device_list)); call this too where the
+    /// app does its periodic work (with [`Device::rotate_prekeys`]), for a primary that
+    /// receives but seldom sends.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoDeviceList`]; [`Error::Store`]. Nothing is stored on error.
+    pub fn refresh_device_list<R: CryptoRng + ?Sized>(
+        &self,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<Option<Vec<u8>>> {
+        let mut tx = self.store.transaction()?;
+        let refreshed = self.refresh_in(&mut tx, now_ms, rng)?;
+        if refreshed.is_some() {
+            tx.commit()?;
+        }
+        Ok(refreshed)
+    }
+
+    fn refresh_due<T: Transaction>(&self, tx: &mut T, now_ms: u64) -> Result<bool> {
+        if self.account.device_id != PRIMARY_DEVICE_ID {
+            return Ok(false);
+        }
+        let stored = tx.own_device_list()?.ok_or(Error::NoDeviceList)?;
+        Ok(match self.stored_list(&stored, &self.account.user)? {
+            StoredList::Current(list) => {
+                now_ms.saturating_sub(list.signed_at_ms()) >= DEVICE_LIST_REFRESH_MS
+            }
+            StoredList::Format1(_) => true,
+        })
+    }
+
+    /// [`Device::refresh_device_list`] inside `tx` (not committed).
+    pub(super) fn refresh_in<T: Transaction, R: CryptoRng + ?Sized>(
+        &self,
+        tx: &mut T,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<Option<Vec<u8>>> {
+        if !self.refresh_due(tx, now_ms)? {
+            return Ok(None);
+        }
+        let mut list = self.own_list_to_change(tx, rng)?;
+        let bytes = list.sign(&self.account.identity, now_ms, rng)?.encode();
+        tx.set_own_device_list(&bytes)?;
+        Ok(Some(bytes))
+    }
+
     fn change_own_list<R: CryptoRng + ?Sized>(
         &self,
         now_ms: u64,
@@ -73,10 +147,7 @@ impl<S: Store> Device<S> {
             ));
         }
         let mut tx = self.store.transaction()?;
-        let stored = tx.own_device_list()?.ok_or(Error::NoDeviceList)?;
-        let signed = SignedDeviceList::decode(&stored)
-            .map_err(|_| Error::Store("stored device list does not decode"))?;
-        let mut list = DeviceList::from_signed(&signed, self.policy);
+        let mut list = self.own_list_to_change(&mut tx, rng)?;
         change(&mut list)?;
         let bytes = list.sign(&self.account.identity, now_ms, rng)?.encode();
         tx.set_own_device_list(&bytes)?;
@@ -99,7 +170,10 @@ impl<S: Store> Device<S> {
     /// `hush_device::Error::IdentityChanged` when the list is signed by another account
     /// key than the stored one (show it to the person; [`Device::accept_changed_device_list`]
     /// accepts it), `Rollback`, `Equivocation`, `BadSignature`, `Malformed`,
-    /// `TooManyCompanions`; [`Error::Store`]. Nothing is stored on error.
+    /// `TooManyCompanions`; [`Error::DeviceKeyOfAnotherUser`] when the list names an
+    /// identity key recorded for another user's device (or, for another user, this
+    /// device's own key or one of this account's); [`Error::Store`]. Nothing is stored on
+    /// error.
     pub fn accept_device_list(
         &self,
         user: &str,
@@ -116,11 +190,7 @@ impl<S: Store> Device<S> {
         };
         let mut known = KnownDeviceLists::new(self.policy);
         match stored {
-            Some(stored) => {
-                known
-                    .verify(user.as_bytes(), &stored)
-                    .map_err(|_| Error::Store("stored device list does not verify"))?;
-            }
+            Some(stored) => remember_stored(&mut known, user, &stored)?,
             None if own => {
                 // A companion's first list: its account key is already known.
                 let decoded = SignedDeviceList::decode(signed)?;
@@ -131,6 +201,7 @@ impl<S: Store> Device<S> {
             None => {}
         }
         let verified = known.verify(user.as_bytes(), signed)?;
+        self.check_keys_unclaimed(&mut tx, user, &verified)?;
         if own {
             if *verified.account_identity() != self.account.account_key {
                 return Err(Error::Device(hush_device::Error::IdentityChanged));
@@ -149,10 +220,17 @@ impl<S: Store> Device<S> {
     /// `signed` as a first list (its own signature only), stores it, and records the
     /// identity key of every device on it as accepted (the account key vouches for them).
     ///
+    /// It accepts only a change: a list signed by the account key already stored for
+    /// `user` is refused with [`Error::AccountKeyUnchanged`] (after a `Rollback` or
+    /// `Equivocation` from [`Device::accept_device_list`] this call must not be the way
+    /// round it).
+    ///
     /// # Errors
     ///
     /// As [`Device::accept_device_list`], except that a different account key is what
-    /// this call accepts; [`Error::InvalidArgument`] for this account's own user.
+    /// this call accepts; [`Error::InvalidArgument`] for this account's own user;
+    /// [`Error::AccountKeyUnchanged`] if the stored list of `user` is signed by the same
+    /// account key. Nothing is stored on error.
     pub fn accept_changed_device_list(
         &self,
         user: &str,
@@ -165,6 +243,19 @@ impl<S: Store> Device<S> {
         }
         let mut tx = self.store.transaction()?;
         let verified = KnownDeviceLists::new(self.policy).verify(user.as_bytes(), signed)?;
+        self.check_keys_unclaimed(&mut tx, user, &verified)?;
+        if let Some(stored) = tx.device_list(user)? {
+            let mut known = KnownDeviceLists::new(self.policy);
+            remember_stored(&mut known, user, &stored)?;
+            // Checked against the stored list, the new one must be an account-key change.
+            let changed = matches!(
+                known.verify(user.as_bytes(), signed),
+                Err(hush_device::Error::IdentityChanged)
+            );
+            if !changed {
+                return Err(Error::AccountKeyUnchanged);
+            }
+        }
         tx.set_device_list(user, signed)?;
         for entry in verified.devices() {
             tx.set_remote_identity(&Address::new(user, entry.device_id)?, &entry.identity_key)?;
@@ -180,13 +271,60 @@ impl<S: Store> Device<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`].
+    /// [`Error::DeviceKeyOfAnotherUser`] if `key` is recorded for a device of another
+    /// user; [`Error::Store`].
     pub fn accept_identity(&self, address: &Address, key: &IdentityKey) -> Result<()> {
         let mut tx = self.store.transaction()?;
+        super::check_key_unclaimed(&mut tx, address.name(), key)?;
         tx.set_remote_identity(address, key)?;
         tx.commit()
     }
 
+    /// Refuses a list of `user` that names an identity key of another user's device: one
+    /// recorded in the store for another user, or (for another user's list) this device's
+    /// own key, the account key, or a key on this account's own list.
+    fn check_keys_unclaimed<T: Transaction>(
+        &self,
+        tx: &mut T,
+        user: &str,
+        list: &VerifiedDeviceList,
+    ) -> Result<()> {
+        let own_keys: Vec<(Address, IdentityKey)> = if user == self.account.user {
+            Vec::new()
+        } else {
+            let mut keys = vec![
+                (self.address.clone(), self.account.identity.identity_key()),
+                (
+                    Address::new(self.account.user.as_str(), PRIMARY_DEVICE_ID)?,
+                    self.account.account_key,
+                ),
+            ];
+            if let Some(own) = tx.own_device_list()?
+                && let StoredList::Current(own) = self.stored_list(&own, &self.account.user)?
+            {
+                for entry in own.devices() {
+                    keys.push((
+                        Address::new(self.account.user.as_str(), entry.device_id)?,
+                        entry.identity_key,
+                    ));
+                }
+            }
+            keys
+        };
+        for entry in list.devices() {
+            if let Some((address, _)) = own_keys.iter().find(|(_, k)| *k == entry.identity_key) {
+                return Err(Error::DeviceKeyOfAnotherUser {
+                    address: address.clone(),
+                });
+            }
+            super::check_key_unclaimed(tx, user, &entry.identity_key)?;
+        }
+        Ok(())
+    }
+
+    /// The stored list of `user` (this account's own for its own user), to send to
+    /// and check senders against. A format-1 list (stored by an earlier version) gives
+    /// [`Error::NoDeviceList`]: the app fetches the user's current list.
     pub(super) fn verified_list<T: Transaction>(
         &self,
         tx: &mut T,
@@ -197,7 +335,32 @@ impl<S: Store> Device<S> {
         } else {
             tx.device_list(user)?
         };
-        stored_list(&stored.ok_or(Error::NoDeviceList)?, self.policy)
+        match self.stored_list(&stored.ok_or(Error::NoDeviceList)?, user)? {
+            StoredList::Current(list) => Ok(list),
+            StoredList::Format1(_) => Err(Error::NoDeviceList),
+        }
+    }
+
+    /// On the primary: its own list as it last signed it, to change and sign again. A
+    /// format-1 list (stored by an earlier version) becomes the primary alone in the
+    /// current format, at the same version (`hush_device::DeviceList::from_v1`): its
+    /// companions carry no membership signature and link again.
+    pub(super) fn own_list_to_change<T: Transaction, R: CryptoRng + ?Sized>(
+        &self,
+        tx: &mut T,
+        rng: &mut R,
+    ) -> Result<DeviceList> {
+        let stored = tx.own_device_list()?.ok_or(Error::NoDeviceList)?;
+        Ok(match self.stored_list(&stored, &self.account.user)? {
+            StoredList::Current(list) => DeviceList::from_verified(&list, self.policy),
+            StoredList::Format1(v1) => DeviceList::from_v1(
+                &v1,
+                self.account.user.as_bytes(),
+                &self.account.identity,
+                self.policy,
+                rng,
+            )?,
+        })
     }
 
     /// Every device a message to `user` goes to at `now_ms`, with the identity key its
@@ -232,7 +395,10 @@ impl<S: Store> Device<S> {
         let Some(own) = tx.own_device_list()? else {
             return Ok(());
         };
-        let own = stored_list(&own, self.policy)?;
+        let StoredList::Current(own) = self.stored_list(&own, &self.account.user)? else {
+            // A format-1 own list names no device to send to.
+            return Ok(());
+        };
         for entry in own.devices_to_send(now_ms) {
             if entry.device_id != self.account.device_id {
                 each(
@@ -243,4 +409,16 @@ impl<S: Store> Device<S> {
         }
         Ok(())
     }
+}
+
+/// Remembers the stored list of `user` in `known` (as a first list): the account key and
+/// version a newer list is checked against. A format-1 list counts too.
+fn remember_stored(known: &mut KnownDeviceLists, user: &str, stored: &[u8]) -> Result<()> {
+    let remembered = match known.verify(user.as_bytes(), stored) {
+        Err(hush_device::Error::UnknownVersion(1)) => {
+            known.verify_v1(user.as_bytes(), stored).map(|_| ())
+        }
+        other => other.map(|_| ()),
+    };
+    remembered.map_err(|_| Error::Store("stored device list does not verify"))
 }

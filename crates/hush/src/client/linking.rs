@@ -8,8 +8,10 @@
 //! 2. The primary scans it and calls [`Device::accept_companion`]: a
 //!    [`PendingCompanion`] to keep and a linking message to relay to the companion.
 //! 3. The companion calls [`CompanionLink::finish`]: it verifies the account's
-//!    signature, creates its [`Device`] in its (empty) store with the device id and
-//!    account key the linking gave, and returns a countersignature to relay back.
+//!    signature, creates its [`Device`] in its (empty) store with the user id, device id
+//!    and account key the account signed (never what the server says), and returns a
+//!    countersignature to relay back, with its consent to be that device of that user
+//!    (its membership signature, which goes into its device-list entry).
 //! 4. The primary calls [`Device::finish_companion`]: it checks the countersignature and
 //!    adds the companion to the account's signed device list (new version) in one store
 //!    transaction. The new list goes to the server; the companion accepts it with
@@ -34,12 +36,12 @@ use hush_core::IdentityKeyPair;
 use hush_core::rng::CryptoRng;
 use hush_device::limits::DEFAULT_OFFER_LIFETIME_MS;
 use hush_device::{
-    CompanionAssignment, CompanionLinking, Countersignature, DeviceList, HistoryHandOff,
-    LinkingMessage, LinkingOffer, PRIMARY_DEVICE_ID, PrimaryLinking, SeenOffers, SignedDeviceList,
+    CompanionAssignment, CompanionLinking, Countersignature, HistoryHandOff, LinkingMessage,
+    LinkingOffer, PRIMARY_DEVICE_ID, PrimaryLinking, SeenOffers,
 };
 use zeroize::Zeroizing;
 
-use super::{Device, PRIMARY_KEY_INDEX, check_user};
+use super::{Device, PRIMARY_KEY_INDEX};
 use crate::error::{Error, Result};
 use crate::store::{DeviceListStore, Store, Transaction};
 
@@ -107,8 +109,9 @@ impl PendingCompanion {
     }
 }
 
-/// Version byte of the facade's companion state ([`CompanionLink::encode`]).
-const FACADE_STATE_VERSION: u8 = 1;
+/// Version byte of the facade's companion state ([`CompanionLink::encode`]): 2, for the
+/// version-2 linking protocol state it wraps.
+const FACADE_STATE_VERSION: u8 = 2;
 
 /// Splits the facade's companion state into its length-prefixed head and the protocol
 /// state after it.
@@ -279,27 +282,26 @@ impl CompanionLink {
     }
 
     /// Checks the primary's linking message (`message`, relayed by the server), then
-    /// creates this companion's [`Device`] in `store` (which must be empty) for `user`
-    /// with the device id and account key the primary signed. Returns the device, the
-    /// countersignature to relay back, and the history key. Consumes the linking either
-    /// way.
+    /// creates this companion's [`Device`] in `store` (which must be empty) with the
+    /// user id, device id and account key the primary signed: the companion learns
+    /// which user it joined from the account's signature, never from the server.
+    /// Returns the device, the countersignature to relay back, and the history key.
+    /// Consumes the linking either way.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] for a bad user; [`Error::Device`] (`Expired`,
-    /// `Tampered`, `Malformed`, `WrongLinkingSecret`, `BadSignature`, or
-    /// `Malformed("companion device id")` for a device id below 2);
+    /// [`Error::Device`] (`Expired`, `Tampered`, `Malformed`, `WrongLinkingSecret`,
+    /// `BadSignature`, or `Malformed("companion device id")` for a device id below 2);
+    /// [`Error::InvalidArgument`] for a signed user id that is not UTF-8;
     /// [`Error::AccountExists`]; [`Error::Store`]. No countersignature is returned when
     /// anything failed.
     pub fn finish<S: Store, R: CryptoRng + ?Sized>(
         self,
         store: S,
-        user: &str,
         message: &[u8],
         now_ms: u64,
         rng: &mut R,
     ) -> Result<CompanionLinked<S>> {
-        check_user(user)?;
         let message = LinkingMessage::decode(message)?;
         let Self { identity, state } = self;
         let (linked, countersignature) = state.receive(&message, &identity, now_ms, rng)?;
@@ -309,6 +311,8 @@ impl CompanionLink {
                 "companion device id",
             )));
         }
+        let user = core::str::from_utf8(&linked.metadata.user_id)
+            .map_err(|_| Error::InvalidArgument("signed user id is not UTF-8"))?;
         let device = Device::create_companion(
             store,
             user,
@@ -350,12 +354,10 @@ impl<S: Store> Device<S> {
         }
         let offer = LinkingOffer::from_qr_text(offer_qr_text)?;
         let mut tx = self.store.transaction()?;
-        let stored = tx.own_device_list()?.ok_or(Error::NoDeviceList)?;
-        let signed = SignedDeviceList::decode(&stored)
-            .map_err(|_| Error::Store("stored device list does not decode"))?;
-        let list = DeviceList::from_signed(&signed, self.policy);
+        let list = self.own_list_to_change(&mut tx, rng)?;
         list.check_room()?;
         let assignment = CompanionAssignment {
+            user_id: self.account.user.as_bytes().to_vec(),
             device_id: list.next_device_id(),
             key_index: PRIMARY_KEY_INDEX,
         };
@@ -368,7 +370,7 @@ impl<S: Store> Device<S> {
         let (state, message) = PrimaryLinking::accept(
             &offer,
             &self.account.identity,
-            assignment,
+            &assignment,
             &mut seen,
             now_ms,
             rng,
@@ -440,7 +442,7 @@ mod tests {
             "PendingCompanion { device_id: 2, .. }"
         );
         let linked = link
-            .finish(MemoryStore::new(), "alice", &message, NOW, &mut rng)
+            .finish(MemoryStore::new(), &message, NOW, &mut rng)
             .unwrap();
         let history = format!("{:?}", linked.history);
         assert!(history.starts_with("LinkHistory(HistoryHandOff { transcript: "));

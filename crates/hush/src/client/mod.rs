@@ -7,11 +7,16 @@
 //!
 //! Trust model:
 //!
-//! - A user's **verified device list** (`hush-device`, signed by the account key) is the
-//!   only source of recipients and the only source of the identity key each device must
-//!   present. Lists are verified once, in [`Device::accept_device_list`] (rollback,
-//!   equivocation and account-key changes refused), and kept in the store; later reads
-//!   of the stored list do not check the signature again.
+//! - A user's **verified device list** (`hush-device`, signed by the account key, each
+//!   device on it consenting to its place) is the only source of recipients and the only
+//!   source of the identity key each device must present. Lists are verified with their
+//!   history in [`Device::accept_device_list`] (rollback, equivocation and account-key
+//!   changes refused) and kept in the store. The store is not trusted with them: every
+//!   read checks the stored list's signatures again (and, for this account's own list,
+//!   its account key), so a list someone wrote into the store is
+//!   [`Error::Store`]`("stored device list does not verify")`, not a list to send to. A
+//!   list checked once is kept in memory while its bytes stay the same
+//!   ([`MAX_CHECKED_LISTS`](crate::limits::MAX_CHECKED_LISTS) users).
 //! - The **identity store** remembers, per device address, the identity key first used
 //!   with it. If the device list later names another key for the same address, nothing
 //!   is sent to or accepted from that address until the app calls
@@ -30,13 +35,16 @@ mod prekeys;
 mod receive;
 mod send;
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hush_core::rng::CryptoRng;
 use hush_core::{IdentityKey, IdentityKeyPair};
 use hush_device::{
-    DeviceList, DeviceListPolicy, PRIMARY_DEVICE_ID, SignedDeviceList, VerifiedDeviceList,
+    CheckedDeviceList, DeviceList, DeviceListPolicy, DeviceListV1, KnownDeviceLists,
+    PRIMARY_DEVICE_ID, VerifiedDeviceList,
 };
 use hush_ratchet::LocalIdentity;
 use hush_x3dh::Trust;
@@ -44,7 +52,7 @@ use zeroize::Zeroizing;
 
 use crate::Address;
 use crate::error::{Error, Result};
-use crate::limits::MAX_USER_LEN;
+use crate::limits::{MAX_CHECKED_LISTS, MAX_USER_LEN};
 use crate::store::{DeviceListStore, IdentityStore, LocalAccount, Peer, Store, Transaction};
 
 pub use content::Content;
@@ -72,13 +80,20 @@ pub struct Envelope {
     pub body: Vec<u8>,
 }
 
-/// What a send needs before it can go out: bundles for the devices without a session.
+/// What a send needs before it can go out: bundles for the devices without a session,
+/// and, on the primary, its device list to upload when it was just refreshed.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 #[non_exhaustive]
 pub struct SendPlan {
     /// The devices (of the recipient, or this account's own other devices) with no
     /// usable session: fetch a prekey bundle for each and pass them to the send.
     pub need_bundles: Vec<Address>,
+    /// On the primary, when its device list was due for a refresh
+    /// ([`Device::refresh_device_list`]): the list signed again, unchanged, at this
+    /// send's time. Upload it (`hush::server::DeviceLists::upload`): contacts stop
+    /// sending to this account's companions once the list they hold is older than the
+    /// companion expiry (14 days). `None` almost always.
+    pub device_list: Option<Vec<u8>>,
 }
 
 /// The result of [`Device::send_group`].
@@ -230,7 +245,7 @@ impl fmt::Debug for GroupReceived {
 /// bob.accept_device_list("alice", &alice.own_device_list()?, now)?;
 ///
 /// // Alice asks which devices need a bundle, then encrypts to every device of Bob.
-/// let plan = alice.prepare_send("bob", now)?;
+/// let plan = alice.prepare_send("bob", now, &mut rng)?;
 /// assert_eq!(plan.need_bundles, [bob.address().clone()]);
 /// let envelopes = alice.encrypt("bob", b"hi Bob", &[(bob.address().clone(), &bundle)], now, &mut rng)?;
 ///
@@ -244,6 +259,7 @@ pub struct Device<S: Store> {
     account: LocalAccount,
     address: Address,
     policy: DeviceListPolicy,
+    checked: CheckedLists,
 }
 
 impl<S: Store> fmt::Debug for Device<S> {
@@ -297,7 +313,8 @@ fn check_identity<T: Transaction>(tx: &mut T, address: &Address, key: &IdentityK
     check_known_identity(tx, address, known, key)
 }
 
-/// [`check_identity`] with the recorded identity already read.
+/// [`check_identity`] with the recorded identity already read. On first use the key is
+/// recorded only if no other user's device has it ([`Error::DeviceKeyOfAnotherUser`]).
 fn check_known_identity<T: Transaction>(
     tx: &mut T,
     address: &Address,
@@ -310,7 +327,23 @@ fn check_known_identity<T: Transaction>(
             address: address.clone(),
             identity_key: *key,
         }),
-        None => tx.set_remote_identity(address, key),
+        None => {
+            check_key_unclaimed(tx, address.name(), key)?;
+            tx.set_remote_identity(address, key)
+        }
+    }
+}
+
+/// Fails with [`Error::DeviceKeyOfAnotherUser`] if `key` is recorded for a device of a
+/// user other than `user`.
+fn check_key_unclaimed<T: Transaction>(tx: &mut T, user: &str, key: &IdentityKey) -> Result<()> {
+    match tx
+        .addresses_with_identity(key)?
+        .into_iter()
+        .find(|other| other.name() != user)
+    {
+        Some(address) => Err(Error::DeviceKeyOfAnotherUser { address }),
+        None => Ok(()),
     }
 }
 
@@ -361,10 +394,45 @@ fn untrusted(address: &Address) -> impl FnOnce(hush_ratchet::Error) -> Error + '
     }
 }
 
-fn stored_list(bytes: &[u8], policy: DeviceListPolicy) -> Result<VerifiedDeviceList> {
-    SignedDeviceList::decode(bytes)
-        .map(|list| list.assume_verified(policy))
-        .map_err(|_| Error::Store("stored device list does not decode"))
+/// A device list as the store holds it: in the current format, or in format 1 (written
+/// by an earlier version, before membership signatures), which is never sent to.
+enum StoredList {
+    /// A list of the current format.
+    Current(VerifiedDeviceList),
+    /// A format-1 list: only its account key and version carry over.
+    Format1(DeviceListV1),
+}
+
+/// The lists this device has checked since it was opened, by user: the stored bytes and
+/// what they verified to. A stored list is used only once its signatures are checked
+/// (`docs/wire/store.md`, "Device lists are checked when read"); this makes the check once
+/// per list rather than once per send.
+#[derive(Default)]
+struct CheckedLists {
+    lists: Mutex<BTreeMap<String, (Vec<u8>, VerifiedDeviceList)>>,
+}
+
+impl CheckedLists {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, (Vec<u8>, VerifiedDeviceList)>> {
+        // Nothing panics while the lock is held; a poisoned lock still guards whole entries.
+        self.lists.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The verified list for `user` if `bytes` are the bytes checked last for it.
+    fn get(&self, user: &str, bytes: &[u8]) -> Option<VerifiedDeviceList> {
+        self.lock()
+            .get(user)
+            .filter(|(checked, _)| checked.as_slice() == bytes)
+            .map(|(_, list)| list.clone())
+    }
+
+    fn insert(&self, user: &str, bytes: &[u8], list: VerifiedDeviceList) {
+        let mut lists = self.lock();
+        if lists.len() >= MAX_CHECKED_LISTS && !lists.contains_key(user) {
+            lists.pop_first();
+        }
+        lists.insert(user.to_owned(), (bytes.to_vec(), list));
+    }
 }
 
 /// The addresses a verified list sends to at `now_ms`.
@@ -396,7 +464,15 @@ impl<S: Store> Device<S> {
         let identity = IdentityKeyPair::generate(rng);
         let key = identity.identity_key();
         let policy = DeviceListPolicy::default();
-        let mut list = DeviceList::new(key, key, PRIMARY_KEY_INDEX, now_ms, policy);
+        let mut list = DeviceList::new(
+            key,
+            user.as_bytes(),
+            &identity,
+            PRIMARY_KEY_INDEX,
+            now_ms,
+            policy,
+            rng,
+        )?;
         let signed = list.sign(&identity, now_ms, rng)?.encode();
         let account = LocalAccount {
             user: user.to_owned(),
@@ -422,6 +498,10 @@ impl<S: Store> Device<S> {
     /// identity key pair (the one it showed in its linking offer) and the account key.
     /// A fresh registration id is drawn. The companion has no device list until it
     /// accepts one for its own user with [`Device::accept_device_list`].
+    ///
+    /// [`CompanionLink::finish`] calls it with the user id and device id the account
+    /// signed; an app that links by other means gives the primary this device's
+    /// [`Device::membership_entry`] to add.
     ///
     /// # Errors
     ///
@@ -508,6 +588,7 @@ impl<S: Store> Device<S> {
             account,
             address,
             policy: DeviceListPolicy::default(),
+            checked: CheckedLists::default(),
         })
     }
 
@@ -535,10 +616,77 @@ impl<S: Store> Device<S> {
         self.account.registration_id
     }
 
+    /// This device's entry for its account's device list, added at `now_ms` under key
+    /// index 1, with its membership signature: its consent, by its identity key, to be
+    /// this device id of this user under this account key
+    /// (`hush_device::sign_membership`). Linking gives the primary the same entry;
+    /// this is for an app that sets companions up by other means
+    /// ([`Device::create_companion`], then [`Device::add_companion`] on the primary).
+    /// Draws 64 bytes from `rng`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Device`] if the user id is not a valid account address (cannot happen
+    /// for an account this library created).
+    pub fn membership_entry<R: CryptoRng + ?Sized>(
+        &self,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<DeviceEntry> {
+        let membership_signature = hush_device::sign_membership(
+            &self.account.identity,
+            &self.account.account_key,
+            self.account.user.as_bytes(),
+            self.account.device_id,
+            rng,
+        )?;
+        Ok(DeviceEntry {
+            device_id: self.account.device_id,
+            identity_key: self.account.identity.identity_key(),
+            key_index: PRIMARY_KEY_INDEX,
+            added_at_ms: now_ms,
+            membership_signature,
+        })
+    }
+
     /// The store.
     #[must_use]
     pub const fn store(&self) -> &S {
         &self.store
+    }
+
+    /// Reads the stored device list of `user` (this account's own for its own user),
+    /// checking it again: its signatures, by the account key and each device's membership
+    /// for `user` (`hush_device::CheckedDeviceList`), and for this account's own list the
+    /// account key. Whoever can write the store could have put any bytes there; a list
+    /// that does not check is [`Error::Store`]`("stored device list does not verify")`,
+    /// not a list to send to. A list checked once is served from `self.checked` while its
+    /// bytes stay the same. A format-1 list is returned as such (its account signature
+    /// checked).
+    fn stored_list(&self, bytes: &[u8], user: &str) -> Result<StoredList> {
+        const BAD: Error = Error::Store("stored device list does not verify");
+        let own = user == self.account.user;
+        if let Some(list) = self.checked.get(user, bytes) {
+            return Ok(StoredList::Current(list));
+        }
+        let list = match CheckedDeviceList::new(bytes, user.as_bytes(), &self.policy) {
+            Ok(checked) => checked.assume_history_checked(self.policy),
+            Err(hush_device::Error::UnknownVersion(1)) => {
+                let v1 = KnownDeviceLists::new(self.policy)
+                    .verify_v1(user.as_bytes(), bytes)
+                    .map_err(|_| BAD)?;
+                if own && *v1.account_identity() != self.account.account_key {
+                    return Err(BAD);
+                }
+                return Ok(StoredList::Format1(v1));
+            }
+            Err(_) => return Err(BAD),
+        };
+        if own && *list.account_identity() != self.account.account_key {
+            return Err(BAD);
+        }
+        self.checked.insert(user, bytes, list.clone());
+        Ok(StoredList::Current(list))
     }
 
     fn local(&self) -> LocalIdentity<'_> {

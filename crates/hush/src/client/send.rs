@@ -21,15 +21,27 @@ use super::{
 impl<S: Store> Device<S> {
     /// The devices a message to `user` would go to that have no usable session (none,
     /// or one with an identity key other than the list's): fetch their bundles, then
-    /// call [`Device::encrypt`]. Reads only.
+    /// call [`Device::encrypt`].
+    ///
+    /// It reads only, with one exception: on the primary, when its own device list is
+    /// due for a refresh ([`Device::refresh_device_list`]), it signs the list again and
+    /// stores it, and the plan carries it in [`SendPlan::device_list`] for the app to
+    /// upload. So an account in use keeps its companions receiving without the app
+    /// having to remember a timer.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`]; [`Error::NoDeviceList`] if `user`'s list was never
-    /// accepted; [`Error::Store`].
-    pub fn prepare_send(&self, user: &str, now_ms: u64) -> Result<SendPlan> {
+    /// accepted; [`Error::Store`]. Nothing is stored on error.
+    pub fn prepare_send<R: CryptoRng + ?Sized>(
+        &self,
+        user: &str,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<SendPlan> {
         check_user(user)?;
         let mut tx = self.store.transaction()?;
+        let device_list = self.refresh_in(&mut tx, now_ms, rng)?;
         let targets = self.targets(&mut tx, user, now_ms)?;
         let need_bundles = with_peers(&mut tx, targets)?
             .into_iter()
@@ -40,7 +52,13 @@ impl<S: Store> Device<S> {
             })
             .map(|(address, _, _, _)| address)
             .collect();
-        Ok(SendPlan { need_bundles })
+        if device_list.is_some() {
+            tx.commit()?;
+        }
+        Ok(SendPlan {
+            need_bundles,
+            device_list,
+        })
     }
 
     /// Encrypts `plaintext` for every device on `user`'s verified list (a direct

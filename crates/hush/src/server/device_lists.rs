@@ -51,8 +51,9 @@ struct Lists {
 /// lists.register_account("alice", account.identity_key())?;
 ///
 /// // Alice's primary signs its list (just itself, version 1) and uploads it.
-/// let mut list = DeviceList::new(
-///     account.identity_key(), account.identity_key(), 1, now_ms, DeviceListPolicy::default());
+/// let policy = DeviceListPolicy::default();
+/// let key = account.identity_key();
+/// let mut list = DeviceList::new(key, b"alice", &account, 1, now_ms, policy, &mut rng)?;
 /// let v1 = list.sign(&account, now_ms, &mut rng)?.encode();
 /// let verified = lists.upload("alice", &v1)?;
 /// assert_eq!(verified.version(), 1);
@@ -63,6 +64,9 @@ struct Lists {
 /// let v2 = list.sign(&account, now_ms + 1, &mut rng)?.encode();
 /// assert_eq!(lists.upload("alice", &v2)?.version(), 2);
 /// assert!(lists.upload("alice", &v1).is_err());
+/// // Its devices consented to be Alice's: the list is no one else's.
+/// lists.register_account("mallory", account.identity_key())?;
+/// assert!(lists.upload("mallory", &v2).is_err());
 /// # Ok::<(), hush::Error>(())
 /// ```
 pub struct DeviceLists {
@@ -158,8 +162,10 @@ impl DeviceLists {
     /// Verifies and stores a signed device list `user` uploaded (the encoding of a
     /// [`SignedDeviceList`](hush_device::SignedDeviceList)), returning it verified.
     ///
-    /// Checks, in order: the bytes decode, the signature by the list's account key and
-    /// the companion maximum ([`CheckedDeviceList::new`], before taking the lock); then
+    /// Checks, in order: the user name; the bytes decode, the signature by the list's
+    /// account key, every entry's membership signature for `user` (a device listed
+    /// under an account or a user it did not consent to is refused) and the companion
+    /// maximum ([`CheckedDeviceList::new`], before taking the lock); then
     /// the user is registered, the list names the registered account key, and
     /// [`KnownDeviceLists::remember`]: the version not lower than the stored one, and a
     /// list of the same version only with the same bytes (re-uploading the stored list
@@ -167,19 +173,22 @@ impl DeviceLists {
     ///
     /// # Errors
     ///
-    /// [`Error::Device`] with `Malformed`/`UnknownVersion` for bytes that do not decode,
-    /// `BadSignature` or `TooManyCompanions`; [`Error::UnknownUser`] if no account key
+    /// [`Error::InvalidArgument`] for an empty user name or one longer than
+    /// [`MAX_ACCOUNT_ADDRESS_LEN`] bytes; [`Error::Device`] with
+    /// `Malformed`/`UnknownVersion` for bytes that do not decode (`UnknownVersion(1)`
+    /// for a format-1 list), `BadSignature` or `TooManyCompanions`; [`Error::UnknownUser`] if no account key
     /// is registered for `user`; [`Error::Device`] with `IdentityChanged` for a list of
     /// another account key, `Rollback { seen, received }` or `Equivocation { version }`.
     pub fn upload(&self, user: &str, bytes: &[u8]) -> Result<VerifiedDeviceList> {
-        // Structure and signature outside the lock.
-        let checked = CheckedDeviceList::new(bytes, &self.policy)?;
+        check_user(user)?;
+        // Structure and signatures outside the lock.
+        let checked = CheckedDeviceList::new(bytes, user.as_bytes(), &self.policy)?;
         let mut inner = lock(&self.inner);
         let registered = inner.accounts.get(user).ok_or(Error::UnknownUser)?;
         if checked.account_identity() != registered {
             return Err(Error::Device(hush_device::Error::IdentityChanged));
         }
-        let verified = inner.known.remember(user.as_bytes(), checked)?;
+        let verified = inner.known.remember(checked)?;
         inner
             .lists
             .insert(user.to_owned(), (bytes.to_vec(), verified.clone()));

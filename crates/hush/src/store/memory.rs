@@ -250,6 +250,28 @@ impl IdentityStore for MemoryTransaction<'_> {
             .put(codec::device_key(address), key.encode());
         Ok(())
     }
+
+    fn addresses_with_identity(&mut self, key: &IdentityKey) -> Result<Vec<Address>> {
+        let wanted = key.encode();
+        let staged = &self.staged.identities.changes;
+        let committed = self
+            .tables
+            .identities
+            .iter()
+            .filter(|(device, _)| !staged.contains_key(*device))
+            .filter(|(_, stored)| **stored == wanted)
+            .map(|(device, _)| device);
+        let written = staged
+            .iter()
+            .filter(|(_, change)| change.as_ref() == Some(&wanted))
+            .map(|(device, _)| device);
+        let mut found: Vec<&DeviceKey> = committed.chain(written).collect();
+        found.sort_unstable();
+        found
+            .into_iter()
+            .map(|(name, device_id)| Address::new(name.as_str(), *device_id).map_err(Into::into))
+            .collect()
+    }
 }
 
 impl PreKeyStore for MemoryTransaction<'_> {

@@ -190,6 +190,16 @@ pub trait IdentityStore {
     ///
     /// [`crate::Error::Store`] on a storage failure.
     fn set_remote_identity(&mut self, address: &Address, key: &IdentityKey) -> Result<()>;
+
+    /// Every address whose recorded identity is `key`, in increasing order (name, then
+    /// device id), this transaction's own writes included. The facade asks it before it
+    /// accepts a device list or records an identity, to refuse one identity key under two
+    /// users. `SqliteStore` answers from an index on the key (schema version 4).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Store`] on a storage failure or a stored value that does not decode.
+    fn addresses_with_identity(&mut self, key: &IdentityKey) -> Result<Vec<Address>>;
 }
 
 /// This device's prekeys (private halves) and their bookkeeping.
@@ -412,6 +422,12 @@ pub trait SenderKeyStore {
 }
 
 /// Device lists: the account's own list, and the verified lists of other users.
+///
+/// A store keeps the bytes it is given and hands them back; it need not authenticate
+/// them. The facade treats what it reads as untrusted: it checks every stored list's
+/// signatures again when it reads it (`docs/wire/store.md`, "Device lists are checked when
+/// read"), so a store that returns other bytes (a file someone wrote to, a bug) makes
+/// sends and decrypts fail with `Error::Store`, never adds a device.
 pub trait DeviceListStore {
     /// The account's own signed device list (`hush_device::SignedDeviceList` encoding):
     /// the primary's latest signature, or the one a companion last received.
@@ -428,8 +444,8 @@ pub trait DeviceListStore {
     /// [`crate::Error::Store`] on a storage failure.
     fn set_own_device_list(&mut self, signed: &[u8]) -> Result<()>;
 
-    /// The last signed device list of `user` that this device verified (its
-    /// `SignedDeviceList` encoding), trusted because only verified lists are stored.
+    /// The last signed device list of `user` that this device verified and stored (its
+    /// `SignedDeviceList` encoding), as stored: the facade checks it again on reading.
     ///
     /// # Errors
     ///

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use hush::store::{
     DeviceListStore, IdentityStore, MemoryStore, PreKeyStore, SenderKeyStore, SessionStore, Store,
 };
-use hush::{Address, Device, DeviceEntry, DistributionId, Envelope, GenerateRequest, ReceivedKind};
+use hush::{Address, Device, DistributionId, Envelope, GenerateRequest, ReceivedKind};
 use hush_core::{IdentityKey, IdentityKeyPair};
 use hush_prekey::{DeviceKeys, PreKeyUpload, UploadPolicy, validate_upload};
 use hush_test_support::test_rng;
@@ -116,7 +116,6 @@ pub(crate) fn account(
     let mut list = devices[0].own_device_list().unwrap();
     for device_id in 2..2 + companions {
         let identity = IdentityKeyPair::generate(rng);
-        let key = identity.identity_key();
         let companion = Device::create_companion(
             MemoryStore::new(),
             user,
@@ -126,12 +125,7 @@ pub(crate) fn account(
             rng,
         )
         .unwrap();
-        let entry = DeviceEntry {
-            device_id,
-            identity_key: key,
-            key_index: 1,
-            added_at_ms: NOW,
-        };
+        let entry = companion.membership_entry(NOW, rng).unwrap();
         list = devices[0].add_companion(entry, NOW, rng).unwrap();
         devices.push(companion);
     }
@@ -174,7 +168,7 @@ pub(crate) fn send(
     server: &mut Server,
     rng: &mut ChaCha20Rng,
 ) -> Vec<Envelope> {
-    let plan = from.prepare_send(user, NOW).unwrap();
+    let plan = from.prepare_send(user, NOW, rng).unwrap();
     let bundles = server.bundles(&plan.need_bundles);
     from.encrypt(user, plaintext, &as_refs(&bundles), NOW, rng)
         .unwrap()
