@@ -925,3 +925,47 @@ fn deliver_twice(devices: &[&Dev], message: &InFlight, rng: &mut ChaCha20Rng) {
             .is_err()
     );
 }
+
+/// The primary that replaces a companion under its old device id linked the new device
+/// itself: its own sends (sent transcripts) go to the new device at once, with no
+/// identity change to accept; other devices of the account still ask.
+#[test]
+fn a_primary_sends_to_the_companion_it_just_linked_under_a_reused_id() {
+    let World {
+        mut rng,
+        mut server,
+        alice,
+        bob,
+    } = world(30);
+    send(&bob[0], "alice", b"before", &mut server, &mut rng);
+    send(&bob[1], "alice", b"before, too", &mut server, &mut rng);
+    bob[0].remove_companion(3, NOW, &mut rng).unwrap();
+    let new3 = Device::create_companion(
+        MemoryStore::new(),
+        "bob",
+        3,
+        IdentityKeyPair::generate(&mut rng),
+        *bob[0].account_key(),
+        &mut rng,
+    )
+    .unwrap();
+    let entry = new3.membership_entry(NOW, &mut rng).unwrap();
+    let list = bob[0].add_companion(entry, NOW, &mut rng).unwrap();
+    new3.accept_device_list("bob", &list, NOW).unwrap();
+    let upload = new3
+        .generate_prekeys(&small_batch(), NOW, &mut rng)
+        .unwrap();
+    server.upload(&new3, &upload, &mut rng);
+    learn(&alice, &bob);
+    bob[1].accept_device_list("bob", &list, NOW).unwrap();
+
+    let envelopes = send(&bob[0], "alice", b"after", &mut server, &mut rng);
+    assert!(envelopes.iter().any(|e| e.to == addr("bob", 3)));
+    let plan = bob[1].prepare_send("alice", NOW, &mut rng).unwrap();
+    let bundles = server.bundles(&plan.need_bundles);
+    let other = bob[1].encrypt("alice", b"x", &as_refs(&bundles), NOW, &mut rng);
+    assert!(
+        matches!(other, Err(Error::IdentityChanged { ref address, .. }) if *address == addr("bob", 3)),
+        "{other:?}"
+    );
+}

@@ -84,6 +84,8 @@ impl Run {
             *current = key;
             *listed = Some(entry);
         }
+        // The primary linked the new device itself: it expects the new key at once.
+        self.accepted.insert((primary, slot), old_gen + 1);
         if let Some(own) = self.lists.get_mut(user) {
             own.clone_from(&list);
         }

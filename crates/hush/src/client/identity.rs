@@ -45,7 +45,20 @@ impl<S: Store> Device<S> {
         now_ms: u64,
         rng: &mut R,
     ) -> Result<Vec<u8>> {
-        self.change_own_list(now_ms, rng, |list| list.add_companion(entry))
+        let address = Address::new(self.account.user.as_str(), entry.device_id)?;
+        let key = entry.identity_key;
+        self.change_own_list(
+            now_ms,
+            rng,
+            |list| list.add_companion(entry),
+            |tx| {
+                // The primary linked this device itself (the entry carries the device's own
+                // signature): its key is the one to expect at that address, even where an
+                // earlier device had the id (a replaced device is not an identity change to
+                // the device that replaced it).
+                tx.set_remote_identity(&address, &key)
+            },
+        )
     }
 
     /// On the primary: removes a companion from the account's device list, signs the new
@@ -61,7 +74,12 @@ impl<S: Store> Device<S> {
         now_ms: u64,
         rng: &mut R,
     ) -> Result<Vec<u8>> {
-        self.change_own_list(now_ms, rng, |list| list.remove(device_id).map(|_| ()))
+        self.change_own_list(
+            now_ms,
+            rng,
+            |list| list.remove(device_id).map(|_| ()),
+            |_| Ok(()),
+        )
     }
 
     /// Whether the primary's own device list is due for a refresh at `now_ms`: signed more
@@ -140,6 +158,7 @@ impl<S: Store> Device<S> {
         now_ms: u64,
         rng: &mut R,
         change: impl FnOnce(&mut DeviceList) -> hush_device::Result<()>,
+        also: impl FnOnce(&mut S::Transaction<'_>) -> Result<()>,
     ) -> Result<Vec<u8>> {
         if self.account.device_id != PRIMARY_DEVICE_ID {
             return Err(Error::InvalidArgument(
@@ -151,6 +170,7 @@ impl<S: Store> Device<S> {
         change(&mut list)?;
         let bytes = list.sign(&self.account.identity, now_ms, rng)?.encode();
         tx.set_own_device_list(&bytes)?;
+        also(&mut tx)?;
         tx.commit()?;
         Ok(bytes)
     }
