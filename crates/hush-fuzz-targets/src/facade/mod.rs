@@ -339,9 +339,10 @@ mod tests {
             (
                 // alice.2 replaced, nobody accepts: bob.1's send to alice reports
                 // IdentityChanged until bob.1 accepts; the new alice.2 reads bob.1's
-                // next message, the thief cannot; bob.2 and alice.1, which did not
-                // accept, refuse the new alice.2's messages with IdentityChanged, bob.2
-                // reads the next one once it accepted.
+                // next message, the thief cannot; bob.2, which did not accept, refuses
+                // the new alice.2's message with IdentityChanged and reads the next one
+                // once it accepted; alice.1, the primary that linked the new alice.2,
+                // reads both of its transcripts at once.
                 "accept-a-changed-identity",
                 vec![
                     3, 0, 0, 0, // seed
@@ -358,7 +359,7 @@ mod tests {
                     1, 1, 1, 1, // the new alice.2 → bob again
                     5, 4, // bob.2 reads it
                 ],
-                6,
+                8,
             ),
         ]
     }
