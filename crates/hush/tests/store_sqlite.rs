@@ -1861,3 +1861,27 @@ proptest::proptest! {
         }
     }
 }
+
+/// The WAL stays small while a store is open: checkpointed every 256 pages and cut back
+/// to 1 MiB after each checkpoint (SQLite's defaults keep a 4 MiB file for good). Many
+/// transactions each rewriting a record of a different user (one WAL frame and more per
+/// commit) must not grow it past the limit plus one checkpoint interval.
+#[test]
+fn the_wal_stays_near_one_mebibyte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let wal = dir.path().join("device.db-wal");
+    let store = SqliteStore::open(&path, None).unwrap();
+    let f = Fixtures::new(40);
+    let mut largest = 0;
+    for round in 0..3_000u32 {
+        let mut tx = store.transaction().unwrap();
+        let user = format!("contact-{}", round % 500);
+        tx.put_session(&address(&user, 1), &f.session).unwrap();
+        tx.commit().unwrap();
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    let limit = (1 << 20) + 256 * 4096 + 64 * 1024;
+    assert!(largest > 0, "no WAL seen");
+    assert!(largest <= limit, "the WAL reached {largest} bytes");
+}

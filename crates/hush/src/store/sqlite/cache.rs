@@ -2,7 +2,7 @@
 //! while no other connection commits (`docs/wire/store.md`, "The row cache"), and the
 //! in-memory form of a user's session records.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use zeroize::Zeroizing;
 
@@ -14,9 +14,9 @@ use crate::store::limits::{MAX_INLINE_SESSION_LEN, MAX_INLINE_SESSIONS, MAX_USER
 const USER_SESSIONS_FORMAT_VERSION: u8 = 1;
 
 /// How many users' session records, identities and device lists the [`RowCache`] keeps
-/// (each kind separately); the one with the first name in order makes room for another.
-/// A user's cached records take at most 3584 bytes plus the ids of their own rows.
-const MAX_CACHED_USERS: usize = 256;
+/// (each kind separately); the least recently used user makes room for another. A
+/// user's cached records take at most 3584 bytes plus the ids of their own rows.
+pub(super) const MAX_CACHED_USERS: usize = 256;
 
 /// Rows this connection read or committed, kept so that a later transaction does not
 /// read them again: a send to a user's devices then runs no `SELECT` when nothing
@@ -30,11 +30,11 @@ pub(super) struct RowCache {
     /// `PRAGMA data_version` when the entries were known to match the database.
     pub(super) data_version: Option<i64>,
     /// Where each user's session records are, and the short ones themselves.
-    pub(super) sessions: BTreeMap<String, UserSessions>,
+    pub(super) sessions: LruMap<UserSessions>,
     /// Each user's `remote_identities` rows: device id and stored key.
-    pub(super) identities: BTreeMap<String, Vec<(u32, Vec<u8>)>>,
+    pub(super) identities: LruMap<Vec<(u32, Vec<u8>)>>,
     /// Each user's `device_lists` row (`None`: no row).
-    pub(super) device_lists: BTreeMap<String, Option<Vec<u8>>>,
+    pub(super) device_lists: LruMap<Option<Vec<u8>>>,
     /// The `own_device_list` row, once read (`Some(None)`: no row).
     pub(super) own_device_list: Option<Option<Vec<u8>>>,
 }
@@ -55,12 +55,74 @@ impl RowCache {
     }
 }
 
-/// Inserts into a map of at most [`MAX_CACHED_USERS`] entries.
-pub(super) fn cache_insert<V>(map: &mut BTreeMap<String, V>, key: String, value: V) {
-    if map.len() >= MAX_CACHED_USERS && !map.contains_key(&key) {
-        map.pop_first();
+/// A map by user of at most [`MAX_CACHED_USERS`] entries that evicts the least recently
+/// used one: a lookup or an insert makes an entry the most recent, so the contacts an
+/// app talks to stay cached however their names sort and however large a group it
+/// touched last.
+pub(super) struct LruMap<V> {
+    entries: HashMap<String, (u64, V)>,
+    /// Each entry's last use, oldest first.
+    order: BTreeMap<u64, String>,
+    clock: u64,
+}
+
+impl<V> Default for LruMap<V> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::new(),
+            order: BTreeMap::new(),
+            clock: 0,
+        }
     }
-    map.insert(key, value);
+}
+
+impl<V> LruMap<V> {
+    fn tick(&mut self) -> u64 {
+        self.clock = self.clock.wrapping_add(1);
+        self.clock
+    }
+
+    /// The entry for `user`, now the most recently used.
+    pub(super) fn get(&mut self, user: &str) -> Option<&V> {
+        let now = self.tick();
+        let (used, value) = self.entries.get_mut(user)?;
+        let before = core::mem::replace(used, now);
+        if let Some(name) = self.order.remove(&before) {
+            self.order.insert(now, name);
+        }
+        Some(value)
+    }
+
+    /// Inserts (or replaces) the entry for `user` as the most recently used, evicting
+    /// the least recently used one when the map is full.
+    pub(super) fn insert(&mut self, user: String, value: V) {
+        if self.remove(&user).is_none() && self.entries.len() >= MAX_CACHED_USERS {
+            if let Some((_, oldest)) = self.order.pop_first() {
+                self.entries.remove(&oldest);
+            }
+        }
+        let now = self.tick();
+        self.order.insert(now, user.clone());
+        self.entries.insert(user, (now, value));
+    }
+
+    /// Takes the entry for `user` out.
+    pub(super) fn remove(&mut self, user: &str) -> Option<V> {
+        self.remove_entry(user).map(|(_, value)| value)
+    }
+
+    /// Takes the entry for `user` out, with its key.
+    pub(super) fn remove_entry(&mut self, user: &str) -> Option<(String, V)> {
+        let (user, (used, value)) = self.entries.remove_entry(user)?;
+        self.order.remove(&used);
+        Some((user, value))
+    }
+
+    /// How many users the map holds.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
 }
 
 /// A row (or a user's rows) that the [`RowCache`] can hold, other than session records.
@@ -216,7 +278,10 @@ impl SqliteTransaction<'_> {
         };
         let result = read(&rows);
         if cacheable {
-            cache_insert(&mut self.connected.cache.identities, user.to_owned(), rows);
+            self.connected
+                .cache
+                .identities
+                .insert(user.to_owned(), rows);
         }
         result
     }
@@ -231,13 +296,15 @@ impl SqliteTransaction<'_> {
         };
         self.live()?;
         let cacheable = self.caches(key);
-        let cache = &self.connected.cache;
-        let cached = match user {
-            Some(user) => cache.device_lists.get(user),
-            None => cache.own_device_list.as_ref(),
-        };
-        if cacheable && let Some(signed) = cached {
-            return Ok(signed.clone());
+        if cacheable {
+            let cache = &mut self.connected.cache;
+            let cached = match user {
+                Some(user) => cache.device_lists.get(user),
+                None => cache.own_device_list.as_ref(),
+            };
+            if let Some(signed) = cached {
+                return Ok(signed.clone());
+            }
         }
         let signed = match user {
             Some(user) => self.query_blob(
@@ -256,12 +323,37 @@ impl SqliteTransaction<'_> {
         if cacheable {
             let cache = &mut self.connected.cache;
             match user {
-                Some(user) => {
-                    cache_insert(&mut cache.device_lists, user.to_owned(), signed.clone())
-                }
+                Some(user) => cache.device_lists.insert(user.to_owned(), signed.clone()),
                 None => cache.own_device_list = Some(signed.clone()),
             }
         }
         Ok(signed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_least_recently_used_user_makes_room() {
+        let mut map = LruMap::default();
+        let cap = u32::try_from(MAX_CACHED_USERS).unwrap_or(u32::MAX);
+        for i in 0..cap {
+            map.insert(format!("user-{i:04}"), i);
+        }
+        // "user-0000" sorts first but was used last: it stays; "user-0001" goes.
+        assert_eq!(map.get("user-0000"), Some(&0));
+        map.insert("zzz".to_owned(), cap);
+        assert_eq!(map.len(), MAX_CACHED_USERS);
+        assert_eq!(map.get("user-0000"), Some(&0));
+        assert_eq!(map.get("user-0001"), None);
+        assert_eq!(map.get("zzz"), Some(&cap));
+        // Replacing an entry neither grows the map nor evicts anyone.
+        map.insert("zzz".to_owned(), 7);
+        assert_eq!(map.len(), MAX_CACHED_USERS);
+        assert_eq!(map.get("user-0002"), Some(&2));
+        assert_eq!(map.remove_entry("zzz"), Some(("zzz".to_owned(), 7)));
+        assert_eq!(map.len(), MAX_CACHED_USERS - 1);
     }
 }

@@ -25,7 +25,7 @@ pub use at_rest::AtRestKey;
 pub use schema::SCHEMA_VERSION;
 
 use at_rest::{Row, Sealer, open, seal};
-use cache::{Cached, RowCache, UserSessions, cache_insert};
+use cache::{Cached, RowCache, UserSessions};
 use schema::{migrate, read_version};
 
 /// How many prepared statements the connection keeps: above the number of distinct
@@ -34,6 +34,12 @@ use schema::{migrate, read_version};
 /// (prekey) message from a new contact, and preparing a statement costs more than
 /// running it.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
+
+/// After how many WAL pages (4 KiB each) SQLite checkpoints the WAL into the database.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 256;
+
+/// How large the WAL file stays after a checkpoint (`PRAGMA journal_size_limit`).
+const JOURNAL_SIZE_LIMIT_BYTES: u32 = 1 << 20;
 
 /// How hard a commit waits for the disk (SQLite's `PRAGMA synchronous`, in WAL mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -224,6 +230,17 @@ impl SqliteStore {
         connection
             .execute_batch("PRAGMA secure_delete = ON")
             .map_err(db("secure delete"))?;
+        // The WAL: checkpointed every WAL_AUTOCHECKPOINT_PAGES pages (SQLite's default is
+        // 1000, a 4 MiB file), and cut back to JOURNAL_SIZE_LIMIT_BYTES after each
+        // checkpoint (by default SQLite keeps the file at its largest): a phone's disk
+        // sees a WAL of at most about 1 MiB, which also bounds how many superseded
+        // versions of records it holds.
+        connection
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}; \
+                 PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT_BYTES}"
+            ))
+            .map_err(db("wal size"))?;
         let sealer = migrate(&connection, key.as_ref())?;
         Ok(Self {
             connected: Mutex::new(Connected {
@@ -376,7 +393,7 @@ impl Drop for SqliteTransaction<'_> {
             let users = core::mem::take(&mut self.users);
             let cache = &mut self.connected.cache;
             for (user, sessions) in users.into_iter().filter(|(_, s)| !s.touched) {
-                cache_insert(&mut cache.sessions, user, sessions);
+                cache.sessions.insert(user, sessions);
             }
         }
     }
@@ -404,7 +421,7 @@ impl Transaction for SqliteTransaction<'_> {
         for (user, mut sessions) in users {
             sessions.changed = false;
             sessions.touched = false;
-            cache_insert(&mut cache.sessions, user, sessions);
+            cache.sessions.insert(user, sessions);
         }
         Ok(())
     }
