@@ -96,10 +96,11 @@ impl<V> LruMap<V> {
     /// Inserts (or replaces) the entry for `user` as the most recently used, evicting
     /// the least recently used one when the map is full.
     pub(super) fn insert(&mut self, user: String, value: V) {
-        if self.remove(&user).is_none() && self.entries.len() >= MAX_CACHED_USERS {
-            if let Some((_, oldest)) = self.order.pop_first() {
-                self.entries.remove(&oldest);
-            }
+        if self.remove(&user).is_none()
+            && self.entries.len() >= MAX_CACHED_USERS
+            && let Some((_, oldest)) = self.order.pop_first()
+        {
+            self.entries.remove(&oldest);
         }
         let now = self.tick();
         self.order.insert(now, user.clone());
