@@ -109,10 +109,29 @@ pub mod store;
 pub use client::{
     CompanionLink, CompanionLinked, Content, Device, DeviceEntry, DistributionId, Envelope,
     GenerateRequest, GroupReceived, GroupSend, LinkHistory, LinkedDevice, PendingCompanion,
-    PreKeyCounts, Received, ReceivedKind, RotationPolicy, SendPlan, backup, content,
-    group_distribution_id,
+    PreKeyCounts, Received, ReceivedKind, RotationPolicy, SAFETY_NUMBER_ITERATIONS,
+    SAFETY_NUMBER_VERSION, SafetyNumber, SendPlan, backup, content, group_distribution_id,
 };
 pub use error::{Error, Result};
+/// Randomness: the operating system's generator, and the trait every call that draws
+/// takes (`&mut impl CryptoRng`).
+pub use hush_core::rng::{CryptoRng, os_rng};
+/// Keys an app handles: a device's identity key pair and the public keys it shows.
+pub use hush_core::{IdentityKey, IdentityKeyPair};
+
+/// The protocol crates' error types, as [`Error`] wraps them (`Error::Session`,
+/// `Error::Group`, ...): match on their variants to tell causes apart without adding the
+/// crates to an app's dependencies.
+pub mod errors {
+    pub use hush_backup::Error as BackupError;
+    pub use hush_core::Error as CoreError;
+    pub use hush_device::Error as DeviceError;
+    pub use hush_group::Error as GroupError;
+    pub use hush_prekey::Error as PreKeyError;
+    pub use hush_prekey::UploadError;
+    pub use hush_ratchet::Error as SessionError;
+    pub use hush_x3dh::Error as KeyAgreementError;
+}
 
 /// A device of a user: the user's address name and a device id (libsignal's
 /// `ProtocolAddress`). The same type `hush-group` uses.

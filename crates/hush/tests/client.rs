@@ -969,3 +969,58 @@ fn a_primary_sends_to_the_companion_it_just_linked_under_a_reused_id() {
         "{other:?}"
     );
 }
+
+/// Safety numbers cover the account keys: every device of both accounts shows the same
+/// digits, linking a device changes nothing, and a restore under a new account key does.
+#[test]
+fn safety_numbers_are_per_account_and_change_with_the_account_key() {
+    let World {
+        mut rng,
+        mut server,
+        alice,
+        bob,
+    } = world(31);
+    let digits = alice[0].safety_number("bob").unwrap().digits();
+    assert_eq!(digits.len(), 60);
+    assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+    for device in &alice {
+        assert_eq!(device.safety_number("bob").unwrap().digits(), digits);
+    }
+    for device in &bob {
+        let theirs = device.safety_number("alice").unwrap();
+        assert_eq!(theirs.digits(), digits);
+        assert!(
+            alice[1]
+                .safety_number("bob")
+                .unwrap()
+                .matches_scanned(&theirs.scannable())
+                .unwrap()
+        );
+    }
+    // A scan of another conversation does not match.
+    let carol = account("carol", 0, &mut server, &mut rng);
+    learn(&carol, &alice);
+    let other = carol[0].safety_number("alice").unwrap();
+    assert!(
+        !alice[0]
+            .safety_number("bob")
+            .unwrap()
+            .matches_scanned(&other.scannable())
+            .unwrap()
+    );
+    // Bob restores under a new account key: the number changes once Alice accepts it.
+    let new_bob = account("bob", 0, &mut server, &mut rng);
+    alice[0]
+        .accept_changed_device_list("bob", &new_bob[0].own_device_list().unwrap(), NOW)
+        .unwrap();
+    assert_ne!(alice[0].safety_number("bob").unwrap().digits(), digits);
+    // Nothing to compare with oneself, or with a user whose list is unknown.
+    assert!(matches!(
+        alice[0].safety_number("alice"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(
+        alice[0].safety_number("dave").unwrap_err(),
+        Error::NoDeviceList
+    );
+}

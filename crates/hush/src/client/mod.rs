@@ -33,6 +33,7 @@ mod identity;
 mod linking;
 mod prekeys;
 mod receive;
+mod safety;
 mod send;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,7 @@ pub use hush_device::DeviceEntry;
 pub use hush_group::DistributionId;
 pub use hush_prekey::{GenerateRequest, RotationPolicy};
 pub use linking::{CompanionLink, CompanionLinked, LinkHistory, LinkedDevice, PendingCompanion};
+pub use safety::{SAFETY_NUMBER_ITERATIONS, SAFETY_NUMBER_VERSION, SafetyNumber};
 
 /// The key index a primary's own entry carries on its device list (the account key's
 /// first index; companions carry the index they were linked under).
