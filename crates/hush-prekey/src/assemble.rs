@@ -140,11 +140,24 @@ impl DeviceKeys {
     /// # Errors
     ///
     /// [`Error::IdentityMismatch`] if the upload is for another identity;
-    /// [`Error::TooMany`] if storing its one-time keys would leave more than the limit
-    /// of a kind (`actual` is the count it would have left). Nothing is changed then.
+    /// [`Error::IncompleteFirstUpload`] if the device would have no signed prekey, or no
+    /// KEM prekey at all, afterwards (a first upload of one-time keys only: every sender
+    /// would fail); [`Error::TooMany`] if storing its one-time keys would leave more than
+    /// the limit of a kind (`actual` is the count it would have left). Nothing is changed
+    /// then.
     pub fn apply_upload(&mut self, upload: &ValidatedUpload) -> Result<()> {
         if *upload.identity_key() != self.identity_key {
             return Err(Error::IdentityMismatch);
+        }
+        if self.signed_prekey.is_none() && upload.signed_prekey().is_none() {
+            return Err(Error::IncompleteFirstUpload("signed prekey"));
+        }
+        let kem_after = self.last_resort_kem_prekey.is_some()
+            || upload.last_resort_kem_prekey().is_some()
+            || !self.kem_prekeys.is_empty()
+            || !upload.kem_prekeys().is_empty();
+        if !kem_after {
+            return Err(Error::IncompleteFirstUpload("KEM prekey"));
         }
         // Check both kinds before changing either.
         let one_time = Replacement::plan(

@@ -84,6 +84,12 @@ pub enum Error {
     /// last-resort one.
     #[error("no KEM prekey is stored for this device, not even a last-resort one")]
     NoKemPreKey,
+    /// An upload would leave the device unable to hand out a bundle: a first upload (no
+    /// signed prekey stored yet) without a signed prekey, or with neither a last-resort
+    /// nor a one-time KEM prekey. Every sender would then fail; the upload is refused
+    /// instead, so the uploading device learns it at once.
+    #[error("upload leaves no {0}: a first upload carries a signed prekey and a KEM prekey")]
+    IncompleteFirstUpload(&'static str),
     /// An upload was applied to stored keys of a different identity.
     #[error("the upload's identity key is not the device's")]
     IdentityMismatch,

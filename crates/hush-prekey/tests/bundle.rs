@@ -491,3 +491,42 @@ fn stored_one_time_keys_are_capped_and_replaced_by_id() {
         Some(*again.one_time_prekeys()[0].public().public_key()),
     );
 }
+
+/// A first upload that would leave the device unable to hand out a bundle is refused
+/// (every sender would fail with `NoSignedPreKey` or `NoKemPreKey`), and stores nothing;
+/// once a signed and a KEM prekey are stored, later uploads of one-time keys alone are
+/// fine.
+#[test]
+fn an_incomplete_first_upload_is_refused() {
+    let mut rng = test_rng(61);
+    let identity = IdentityKeyPair::generate(&mut rng);
+    let mut device = DeviceKeys::new(1, 1, identity.identity_key()).unwrap();
+    let mut ids = PreKeyIdAllocator::with_random_start(&mut rng);
+    let mut make = |request: &GenerateRequest, rng: &mut _| {
+        validated(
+            &identity,
+            &generate_prekeys(&identity, &mut ids, request, NOW_MS, rng).unwrap(),
+        )
+    };
+    let one_time_only = make(&GenerateRequest::one_time_only(3, 3), &mut rng);
+    assert_eq!(
+        device.apply_upload(&one_time_only).unwrap_err(),
+        Error::IncompleteFirstUpload("signed prekey")
+    );
+    let mut signed_only = GenerateRequest::one_time_only(2, 0);
+    signed_only.signed_prekey = true;
+    let signed_only = make(&signed_only, &mut rng);
+    assert_eq!(
+        device.apply_upload(&signed_only).unwrap_err(),
+        Error::IncompleteFirstUpload("KEM prekey")
+    );
+    assert_eq!(device.one_time_prekey_count(), 0);
+    assert_eq!(device.take_bundle().unwrap_err(), Error::NoSignedPreKey);
+
+    let mut first = GenerateRequest::one_time_only(0, 1);
+    first.signed_prekey = true;
+    device.apply_upload(&make(&first, &mut rng)).unwrap();
+    device.apply_upload(&one_time_only).unwrap();
+    assert_eq!(device.one_time_prekey_count(), 3);
+    assert!(device.take_bundle().is_ok());
+}

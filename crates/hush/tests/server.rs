@@ -355,22 +355,26 @@ fn bundle_needs_signed_and_kem_prekeys_and_consumes_nothing_on_error() {
         directory.bundle(&bob.address).unwrap_err(),
         Error::PreKey(hush_prekey::Error::NoSignedPreKey)
     );
-    // One-time keys alone: still no bundle, and they stay.
+    // One-time keys alone as a first upload: refused (every sender would fail with
+    // NoSignedPreKey), and nothing is stored.
     let only = upload(&bob.identity, &mut bob.ids, false, 2, 0, 41);
-    directory
-        .upload(
-            &bob.address,
-            &bob.identity.identity_key(),
-            &only,
-            NOW,
-            &mut test_rng(42),
-        )
-        .unwrap();
+    assert_eq!(
+        directory
+            .upload(
+                &bob.address,
+                &bob.identity.identity_key(),
+                &only,
+                NOW,
+                &mut test_rng(42),
+            )
+            .unwrap_err(),
+        Error::PreKey(hush_prekey::Error::IncompleteFirstUpload("signed prekey"))
+    );
     assert_eq!(
         directory.bundle(&bob.address).unwrap_err(),
         Error::PreKey(hush_prekey::Error::NoSignedPreKey)
     );
-    assert_eq!(directory.counts(&bob.address).unwrap().one_time_prekeys, 2);
+    assert_eq!(directory.counts(&bob.address).unwrap().one_time_prekeys, 0);
     assert_eq!(
         directory.bundle(&addr("nobody", 1)).unwrap_err(),
         Error::UnknownDevice {
