@@ -252,14 +252,15 @@ fn crafted_records_over_the_limits_are_refused() {
     // (the archived count).
     let spqr_len = spqr_state_len(&bytes);
     let spqr_at = bytes.len() - 1 - spqr_len;
+    let len_u32 = u32::try_from(spqr_len).unwrap();
     let mut huge = bytes.to_vec();
     huge[spqr_at - 4..spqr_at].copy_from_slice(&u32::MAX.to_be_bytes());
     assert_eq!(invalid(&huge), "SPQR state too large");
     let mut longer = bytes.to_vec();
-    longer[spqr_at - 4..spqr_at].copy_from_slice(&(spqr_len as u32 + 2).to_be_bytes());
+    longer[spqr_at - 4..spqr_at].copy_from_slice(&(len_u32 + 2).to_be_bytes());
     assert_eq!(invalid(&longer), "truncated");
     let mut shorter = bytes.to_vec();
-    shorter[spqr_at - 4..spqr_at].copy_from_slice(&(spqr_len as u32 - 1).to_be_bytes());
+    shorter[spqr_at - 4..spqr_at].copy_from_slice(&(len_u32 - 1).to_be_bytes());
     assert_eq!(invalid(&shorter), "bad SPQR state");
     let mut damaged = bytes.to_vec();
     damaged[spqr_at] ^= 0xff;
