@@ -17,7 +17,7 @@ impl<S: Store> Device<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::PreKey`] (too many keys asked for); [`Error::Store`]. Nothing is stored
+    /// [`Error::PreKey`](crate::Error::PreKey) (too many keys asked for); [`Error::Store`](crate::Error::Store). Nothing is stored
     /// on error.
     pub fn generate_prekeys<R: CryptoRng + ?Sized>(
         &self,
@@ -65,7 +65,7 @@ impl<S: Store> Device<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::PreKey`]; [`Error::Store`]. Nothing is stored on error.
+    /// [`Error::PreKey`](crate::Error::PreKey); [`Error::Store`](crate::Error::Store). Nothing is stored on error.
     pub fn rotate_prekeys<R: CryptoRng + ?Sized>(
         &self,
         policy: &RotationPolicy,

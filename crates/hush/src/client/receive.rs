@@ -15,7 +15,7 @@ use super::{Content, Device, Received, ReceivedKind, check_identity, expect_iden
 
 impl<S: Store> Device<S> {
     /// Decrypts a pairwise message from `from` (`message_type` 2 or 3, as the
-    /// [`Envelope`] carried). `from` must be on its user's verified device list (this
+    /// [`Envelope`](crate::Envelope) carried). `from` must be on its user's verified device list (this
     /// account's own list for its own other devices) with the identity key the message
     /// or its session carries. A first message (type 3) takes the prekeys it names from
     /// the store and deletes the one-time EC and KEM prekeys it consumed; a last-resort
