@@ -61,7 +61,7 @@ use hush_core::rng::{CryptoRng, Rng};
 use hush_core::{IdentityKeyPair, KemKeyPair, KemKeyType, KeyPair, PrivateKey};
 use hush_ratchet::{
     CiphertextMessage, LocalIdentity, PreKeySignalMessage, RemoteBundle, SessionOptions,
-    SessionRecord, SignalMessage,
+    SessionRecord, SignalMessage, SpqrPolicy,
 };
 use hush_test_support::test_rng;
 use hush_x3dh::{AgreementMode, PeerPreKeys, ResponderPreKeys, TrustAll};
@@ -134,6 +134,24 @@ fn alice_identity() -> IdentityKeyPair {
     IdentityKeyPair::generate(&mut test_rng(2))
 }
 
+std::thread_local! {
+    /// The options `set_up`, `send` and `established` use: SPQR required (the default)
+    /// unless a "SPQR off" row sets [`SpqrPolicy::Off`] around its set-up and run.
+    static OPTIONS: std::cell::Cell<SessionOptions> = std::cell::Cell::new(SessionOptions::default());
+}
+
+fn options() -> SessionOptions {
+    OPTIONS.with(std::cell::Cell::get)
+}
+
+/// Runs `f` with sessions under `policy`.
+fn with_policy<T>(policy: SpqrPolicy, f: impl FnOnce() -> T) -> T {
+    let before = OPTIONS.with(|o| o.replace(SessionOptions::new(policy)));
+    let out = f();
+    OPTIONS.with(|o| o.set(before));
+    out
+}
+
 /// Session setup as measured in (c): returns both records and the first message.
 fn set_up<R: CryptoRng + ?Sized>(
     alice: &IdentityKeyPair,
@@ -150,20 +168,14 @@ fn set_up<R: CryptoRng + ?Sized>(
             local,
             &bob.bundle,
             AgreementMode::Pqxdh,
-            SessionOptions::default(),
+            options(),
             &TrustAll,
             now(),
             rng,
         )
         .unwrap();
     let first = alice_record
-        .encrypt(
-            black_box(PLAINTEXT),
-            SessionOptions::default(),
-            &TrustAll,
-            now(),
-            rng,
-        )
+        .encrypt(black_box(PLAINTEXT), options(), &TrustAll, now(), rng)
         .unwrap();
     let first = PreKeySignalMessage::decode(black_box(first.encode())).unwrap();
     let mut bob_record = SessionRecord::new();
@@ -173,7 +185,7 @@ fn set_up<R: CryptoRng + ?Sized>(
             bob.local(),
             Some(bob.prekeys()),
             AgreementMode::Pqxdh,
-            SessionOptions::default(),
+            options(),
             &TrustAll,
             rng,
         )
@@ -188,20 +200,14 @@ fn send<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> usize {
     let message = sender
-        .encrypt(
-            black_box(PLAINTEXT),
-            SessionOptions::default(),
-            &TrustAll,
-            now(),
-            rng,
-        )
+        .encrypt(black_box(PLAINTEXT), options(), &TrustAll, now(), rng)
         .unwrap();
     let CiphertextMessage::Signal(message) = message else {
         panic!("not established")
     };
     let message = SignalMessage::decode(black_box(message.encode())).unwrap();
     receiver
-        .decrypt(&message, SessionOptions::default(), &TrustAll, rng)
+        .decrypt(&message, options(), &TrustAll, rng)
         .unwrap()
         .len()
 }
@@ -351,6 +357,13 @@ fn established_session(c: &mut Criterion) {
     group.bench_function("encrypt + decrypt", |b| {
         b.iter(|| black_box(send(&mut alice, &mut bob, &mut rng)))
     });
+    with_policy(SpqrPolicy::Off, || {
+        let (mut alice, mut bob) = established();
+        let mut rng = test_rng(10);
+        group.bench_function("encrypt + decrypt, SPQR off", |b| {
+            b.iter(|| black_box(send(&mut alice, &mut bob, &mut rng)))
+        });
+    });
     group.bench_function("floor", |b| {
         b.iter(|| {
             floor.send();
@@ -390,6 +403,22 @@ fn ratchet_step(c: &mut Criterion) {
             })
         });
     }
+    with_policy(SpqrPolicy::Off, || {
+        let (mut alice, mut bob) = established();
+        let mut rng = test_rng(10);
+        let mut alice_turn = false;
+        group.bench_function("encrypt + decrypt, SPQR off", |b| {
+            b.iter(|| {
+                alice_turn = !alice_turn;
+                let (sender, receiver) = if alice_turn {
+                    (&mut alice, &mut bob)
+                } else {
+                    (&mut bob, &mut alice)
+                };
+                black_box(send(sender, receiver, &mut rng))
+            })
+        });
+    });
     let mut rng = test_rng(6);
     group.bench_function("floor", |b| {
         b.iter(|| {
@@ -412,6 +441,11 @@ fn session_setup(c: &mut Criterion) {
     let mut rng = test_rng(7);
     group.bench_function("initiate + first encrypt + decrypt_prekey", |b| {
         b.iter(|| black_box(set_up(&alice, &bob, &mut rng)))
+    });
+    with_policy(SpqrPolicy::Off, || {
+        group.bench_function("initiate + first encrypt + decrypt_prekey, SPQR off", |b| {
+            b.iter(|| black_box(set_up(&alice, &bob, &mut rng)))
+        });
     });
 
     // The floor's inputs: the bundle's signed messages as bytes, Bob's keys, a base key.
