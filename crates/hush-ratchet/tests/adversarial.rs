@@ -1053,3 +1053,189 @@ fn rejected_messages_draw_no_randomness() {
         .unwrap();
     assert!(!rng.overrun());
 }
+
+// ---------------------------------------------------------------------------------------
+// The post-quantum ratchet (SPQR) part of a message (issue 17)
+// ---------------------------------------------------------------------------------------
+
+/// `message` with its SPQR payload replaced by `payload` and its MAC kept: what a
+/// forger who cannot compute a MAC sends.
+fn with_payload(message: &SignalMessage, payload: &[u8]) -> Vec<u8> {
+    let wire = message.encode();
+    let mac: [u8; MAC_LENGTH] = wire[wire.len() - MAC_LENGTH..].try_into().unwrap();
+    hush_test_support::ratchet::signal_message_with(
+        message.version(),
+        &message.ratchet_key().encode(),
+        message.counter(),
+        message.previous_counter(),
+        message.body(),
+        payload,
+        message.addresses(),
+        mac,
+    )
+}
+
+/// Every damage to the SPQR payload of a genuine message is refused with the record
+/// byte-identical (`rejects` checks it), whether SPQR refuses it before the MAC (an epoch
+/// the receiver cannot be in, a malformed payload, a key index too far ahead, a missing
+/// payload under the default policy) or the MAC does (a changed chunk, index or type); a
+/// replay is a duplicate. The genuine message decrypts afterwards.
+#[test]
+fn damaged_spqr_payloads_are_refused_and_change_nothing() {
+    let mut c = Conversation::established(50);
+    // Bob is the ciphertext side: after a few messages Alice's payloads carry chunks of
+    // her ML-KEM header.
+    let message = c.send(Side::Alice, b"with a header chunk");
+    let signal = expect_signal(&message).clone();
+    let payload = signal.pq_ratchet().to_vec();
+    assert!(payload.len() > 32, "a chunk: {}", hex::encode(&payload));
+    assert_eq!(payload[0], 1, "version 1");
+
+    let mut wrong_epoch = payload.clone();
+    wrong_epoch[1] = 5;
+    let mut changed_chunk = payload.clone();
+    *changed_chunk.last_mut().unwrap() ^= 1;
+    let mut changed_index = payload.clone();
+    changed_index[2] ^= 1;
+    let mut changed_type = payload.clone();
+    changed_type[3] = 5; // Ct1 instead of Hdr
+    let far_index = hush_test_support::ratchet::spqr_none_payload(1, 30_000);
+    let cases: [(&str, Vec<u8>, Option<Error>); 7] = [
+        ("wrong epoch", wrong_epoch, None),
+        (
+            "changed chunk",
+            changed_chunk,
+            Some(Error::DecryptionFailed),
+        ),
+        ("changed index", changed_index, None),
+        ("changed type", changed_type, None),
+        (
+            "truncated",
+            payload[..3].to_vec(),
+            Some(Error::DecryptionFailed),
+        ),
+        (
+            "key index too far ahead",
+            far_index,
+            Some(Error::TooFarAhead { jump: 29_999 }),
+        ),
+        ("no payload", Vec::new(), Some(Error::SpqrRequired)),
+    ];
+    for (what, damaged, expected) in cases {
+        let error = c.rejects_bytes(Side::Bob, 2, &with_payload(&signal, &damaged));
+        if let Some(expected) = expected {
+            assert_eq!(error, expected, "{what}");
+        }
+    }
+    assert_eq!(
+        c.receive(Side::Bob, &message).unwrap().as_slice(),
+        b"with a header chunk"
+    );
+    // A replay of it, and of it with another payload, is refused unchanged.
+    assert_eq!(
+        c.rejects(Side::Bob, &message),
+        Error::DuplicateMessage {
+            counter: signal.counter()
+        }
+    );
+}
+
+/// The `addresses` field of a first message (libsignal v0.101): produced when both ends
+/// are named by service ids, and checked after the MAC. A receiver that sees other
+/// addresses, or has none to compare, refuses the message with the record unchanged
+/// (as a failed MAC); the one with the right addresses accepts it. A message without the
+/// field is accepted whatever the receiver's addresses.
+#[test]
+fn first_message_addresses_are_produced_and_checked() {
+    use hush_ratchet::{ServiceAddress, SessionAddresses};
+    let alice = ServiceAddress::parse("e6c1a6f1-8d7b-4d35-9a48-6a4b5f1f0a01", 1).unwrap();
+    let bob = ServiceAddress::parse("0c3a1b8e-52a4-4e0f-8b1d-2f6a9e7c4b02", 2).unwrap();
+    let bob_pni = ServiceAddress::parse("PNI:0c3a1b8e-52a4-4e0f-8b1d-2f6a9e7c4b02", 2).unwrap();
+    let alice_view = SessionAddresses {
+        local: alice,
+        remote: bob,
+    };
+    let mut c = Conversation::new(51);
+    c.options = SessionOptions::default().with_addresses(Some(alice_view));
+    let first = c.send(Side::Alice, b"to bob's aci");
+    let carried = expect_prekey(&first)
+        .message()
+        .addresses()
+        .unwrap()
+        .to_vec();
+    // Alice's service id and device, then Bob's: written out from the names.
+    let mut expected = vec![0x00];
+    expected.extend(hex::decode("e6c1a6f18d7b4d359a486a4b5f1f0a01").unwrap());
+    expected.push(1);
+    expected.push(0x00);
+    expected.extend(hex::decode("0c3a1b8e52a44e0f8b1d2f6a9e7c4b02").unwrap());
+    expected.push(2);
+    assert_eq!(carried, expected);
+
+    for wrong in [
+        None,
+        Some(SessionAddresses {
+            local: bob_pni,
+            remote: alice,
+        }),
+        Some(SessionAddresses {
+            local: bob,
+            remote: ServiceAddress::parse("e6c1a6f1-8d7b-4d35-9a48-6a4b5f1f0a01", 3).unwrap(),
+        }),
+    ] {
+        c.options = SessionOptions::default().with_addresses(wrong);
+        assert_eq!(c.rejects(Side::Bob, &first), Error::DecryptionFailed);
+    }
+    c.options = SessionOptions::default().with_addresses(Some(SessionAddresses {
+        local: bob,
+        remote: alice,
+    }));
+    assert_eq!(
+        c.receive(Side::Bob, &first).unwrap().as_slice(),
+        b"to bob's aci"
+    );
+    // Answers are SignalMessages: they carry no addresses.
+    let answer = c.send(Side::Bob, b"answer");
+    assert!(expect_signal(&answer).addresses().is_none());
+
+    // Without service-id names nothing is sent, and nothing is checked.
+    let mut plain = Conversation::new(52);
+    let first = plain.send(Side::Alice, b"no names");
+    assert!(expect_prekey(&first).message().addresses().is_none());
+    plain.options = SessionOptions::default().with_addresses(Some(SessionAddresses {
+        local: bob,
+        remote: alice,
+    }));
+    assert_eq!(
+        plain.receive(Side::Bob, &first).unwrap().as_slice(),
+        b"no names"
+    );
+}
+
+/// A first message of a peer that runs no SPQR (libsignal v0.91 without SPQR, hush under
+/// `Off`) is refused under the default policy with `SpqrRequired` and nothing changes
+/// (libsignal v0.101 refuses it too); under `Allowed` it is accepted and the session
+/// settles on no SPQR.
+#[test]
+fn a_peer_without_spqr_is_refused_unless_allowed() {
+    let mut c = Conversation::configured(
+        53,
+        AgreementMode::Pqxdh,
+        KemKeyType::Kyber1024,
+        true,
+        SessionOptions::new(SpqrPolicy::Off),
+    );
+    let first = c.send(Side::Alice, b"from an old peer");
+    assert!(expect_prekey(&first).message().pq_ratchet().is_empty());
+    c.options = SessionOptions::default();
+    assert_eq!(c.rejects(Side::Bob, &first), Error::SpqrRequired);
+    assert!(!c.bob_record.has_current_session());
+    c.options = SessionOptions::new(SpqrPolicy::Allowed);
+    assert_eq!(
+        c.receive(Side::Bob, &first).unwrap().as_slice(),
+        b"from an old peer"
+    );
+    assert_eq!(c.bob_record.current_runs_spqr(), Some(false));
+    let answer = c.send(Side::Bob, b"no SPQR either");
+    assert!(expect_signal(&answer).pq_ratchet().is_empty());
+}
