@@ -376,8 +376,9 @@ impl SessionRecord {
     ///
     /// [`Error::DuplicateMessage`] (reported as soon as a session recognises it),
     /// [`Error::TooFarAhead`], [`Error::ChainExhausted`] (a message numbered 2^32 - 1),
-    /// [`Error::SpqrRequired`] (the message carries no SPQR payload, or only sessions
-    /// without SPQR could take it, and the policy requires SPQR), [`Error::NoSession`],
+    /// [`Error::SpqrRequired`] (the policy requires SPQR and no session could try the
+    /// message: it carries no SPQR payload, or the record's sessions have no SPQR; or a
+    /// session that settled on SPQR got a message without a payload), [`Error::NoSession`],
     /// [`Error::DecryptionFailed`], [`Error::UntrustedIdentity`] /
     /// [`Error::IdentityChanged`].
     pub fn decrypt<R: CryptoRng + ?Sized>(
@@ -392,6 +393,10 @@ impl SessionRecord {
         }
         let mut budget = JumpBudget::new();
         let mut last_error = Error::DecryptionFailed;
+        // Whether the policy set a session aside, and whether any session was tried: a
+        // message no session could even try because of the policy is `SpqrRequired`;
+        // one that sessions tried and refused keeps their error.
+        let (mut set_aside, mut tried) = (false, false);
         // Sessions that know the ratchet key first: a genuine message almost always
         // belongs to one of them, and they need no key agreement.
         for knows_key in [true, false] {
@@ -405,10 +410,11 @@ impl SessionRecord {
                 if state.knows_ratchet_key(message.ratchet_key()) != knows_key {
                     continue;
                 }
-                if let Err(error) = check_policy(state, &options, Some(message)) {
-                    last_error = error;
+                if check_policy(state, &options, Some(message)).is_err() {
+                    set_aside = true;
                     continue;
                 }
+                tried = true;
                 match state.plan_decrypt(message, options.addresses.as_ref(), &mut budget, rng) {
                     Ok((plaintext, update)) => {
                         require_trusted(trust, &state.remote_identity)?;
@@ -426,6 +432,9 @@ impl SessionRecord {
                     Err(_) => {}
                 }
             }
+        }
+        if set_aside && !tried {
+            return Err(Error::SpqrRequired);
         }
         Err(last_error)
     }

@@ -1239,3 +1239,23 @@ fn a_peer_without_spqr_is_refused_unless_allowed() {
     let answer = c.send(Side::Bob, b"no SPQR either");
     assert!(expect_signal(&answer).pq_ratchet().is_empty());
 }
+
+/// Under the default policy, a record holding a session without SPQR (archived) and one
+/// with it (current): a message of the old session is refused as `SpqrRequired` (no
+/// session may take it), a forgery with an SPQR payload is refused as the sessions that
+/// tried it say (`DecryptionFailed`), and neither changes the record.
+#[test]
+fn the_policy_error_is_reported_only_when_no_session_could_try() {
+    let mut c = Conversation::established_with(54, SessionOptions::new(SpqrPolicy::Off));
+    let old = c.send(Side::Bob, b"from the session without SPQR");
+    c.options = SessionOptions::default();
+    c.alice_initiates(true);
+    assert_eq!(c.alice_record.archived_sessions(), 1);
+    assert_eq!(c.rejects(Side::Alice, &old), Error::SpqrRequired);
+    let signal = expect_signal(&old);
+    let forged = with_payload(signal, &hush_test_support::ratchet::spqr_none_payload(1, 1));
+    assert_eq!(
+        c.rejects_bytes(Side::Alice, 2, &forged),
+        Error::DecryptionFailed
+    );
+}
