@@ -303,10 +303,16 @@ fn fan_out(c: &mut Criterion) {
     assert_eq!(records.len(), 8);
     let now = UNIX_EPOCH + Duration::from_millis(NOW);
     let framed = [&[1u8, 1][..], PLAINTEXT].concat();
+    let mut rng = test_rng(5);
+    let options = hush_ratchet::SessionOptions::default();
     group.bench_function("raw_8_session_encrypts", |b| {
         b.iter(|| {
             for record in &mut records {
-                black_box(record.encrypt(&framed, &TrustAll, now).unwrap());
+                black_box(
+                    record
+                        .encrypt(&framed, options, &TrustAll, now, &mut rng)
+                        .unwrap(),
+                );
             }
         });
     });

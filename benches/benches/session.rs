@@ -31,6 +31,12 @@
 //! that no session knows or that every session knows. Each is rejected without changing the record, so the same
 //! record serves every iteration.
 //!
+//! Sessions run SPQR (the default policy, as libsignal v0.101): every message also
+//! takes an SPQR chain step and carries a payload, and some start or finish an ML-KEM-768
+//! step of the braid. The floors are the Double Ratchet's; `benches/spqr.rs` has SPQR's
+//! own steps against theirs. `record_sizes` prints the session record sizes after 1 000
+//! alternating and 1 000 one-way messages.
+//!
 //! Results and their ratios are in `docs/PERFORMANCE.md` (section "Sessions").
 //!
 //! ```text
@@ -54,8 +60,8 @@ use hush_core::kdf::{HmacSha256Key, hkdf_sha256};
 use hush_core::rng::{CryptoRng, Rng};
 use hush_core::{IdentityKeyPair, KemKeyPair, KemKeyType, KeyPair, PrivateKey};
 use hush_ratchet::{
-    CiphertextMessage, LocalIdentity, PreKeySignalMessage, RemoteBundle, SessionRecord,
-    SignalMessage,
+    CiphertextMessage, LocalIdentity, PreKeySignalMessage, RemoteBundle, SessionOptions,
+    SessionRecord, SignalMessage, SpqrPolicy,
 };
 use hush_test_support::test_rng;
 use hush_x3dh::{AgreementMode, PeerPreKeys, ResponderPreKeys, TrustAll};
@@ -128,6 +134,24 @@ fn alice_identity() -> IdentityKeyPair {
     IdentityKeyPair::generate(&mut test_rng(2))
 }
 
+std::thread_local! {
+    /// The options `set_up`, `send` and `established` use: SPQR required (the default)
+    /// unless a "SPQR off" row sets [`SpqrPolicy::Off`] around its set-up and run.
+    static OPTIONS: std::cell::Cell<SessionOptions> = std::cell::Cell::new(SessionOptions::default());
+}
+
+fn options() -> SessionOptions {
+    OPTIONS.with(std::cell::Cell::get)
+}
+
+/// Runs `f` with sessions under `policy`.
+fn with_policy<T>(policy: SpqrPolicy, f: impl FnOnce() -> T) -> T {
+    let before = OPTIONS.with(|o| o.replace(SessionOptions::new(policy)));
+    let out = f();
+    OPTIONS.with(|o| o.set(before));
+    out
+}
+
 /// Session setup as measured in (c): returns both records and the first message.
 fn set_up<R: CryptoRng + ?Sized>(
     alice: &IdentityKeyPair,
@@ -144,13 +168,14 @@ fn set_up<R: CryptoRng + ?Sized>(
             local,
             &bob.bundle,
             AgreementMode::Pqxdh,
+            options(),
             &TrustAll,
             now(),
             rng,
         )
         .unwrap();
     let first = alice_record
-        .encrypt(black_box(PLAINTEXT), &TrustAll, now())
+        .encrypt(black_box(PLAINTEXT), options(), &TrustAll, now(), rng)
         .unwrap();
     let first = PreKeySignalMessage::decode(black_box(first.encode())).unwrap();
     let mut bob_record = SessionRecord::new();
@@ -160,6 +185,7 @@ fn set_up<R: CryptoRng + ?Sized>(
             bob.local(),
             Some(bob.prekeys()),
             AgreementMode::Pqxdh,
+            options(),
             &TrustAll,
             rng,
         )
@@ -174,13 +200,16 @@ fn send<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> usize {
     let message = sender
-        .encrypt(black_box(PLAINTEXT), &TrustAll, now())
+        .encrypt(black_box(PLAINTEXT), options(), &TrustAll, now(), rng)
         .unwrap();
     let CiphertextMessage::Signal(message) = message else {
         panic!("not established")
     };
     let message = SignalMessage::decode(black_box(message.encode())).unwrap();
-    receiver.decrypt(&message, &TrustAll, rng).unwrap().len()
+    receiver
+        .decrypt(&message, options(), &TrustAll, rng)
+        .unwrap()
+        .len()
 }
 
 /// An established session: Bob has answered, and Alice has sent once on her new chain
@@ -200,7 +229,13 @@ fn established() -> (SessionRecord, SessionRecord) {
 fn mac_input_len() -> usize {
     let (mut alice, _) = established();
     alice
-        .encrypt(PLAINTEXT, &TrustAll, now())
+        .encrypt(
+            PLAINTEXT,
+            SessionOptions::default(),
+            &TrustAll,
+            now(),
+            &mut test_rng(5),
+        )
         .unwrap()
         .encode()
         .len()
@@ -322,6 +357,13 @@ fn established_session(c: &mut Criterion) {
     group.bench_function("encrypt + decrypt", |b| {
         b.iter(|| black_box(send(&mut alice, &mut bob, &mut rng)))
     });
+    with_policy(SpqrPolicy::Off, || {
+        let (mut alice, mut bob) = established();
+        let mut rng = test_rng(10);
+        group.bench_function("encrypt + decrypt, SPQR off", |b| {
+            b.iter(|| black_box(send(&mut alice, &mut bob, &mut rng)))
+        });
+    });
     group.bench_function("floor", |b| {
         b.iter(|| {
             floor.send();
@@ -361,6 +403,22 @@ fn ratchet_step(c: &mut Criterion) {
             })
         });
     }
+    with_policy(SpqrPolicy::Off, || {
+        let (mut alice, mut bob) = established();
+        let mut rng = test_rng(10);
+        let mut alice_turn = false;
+        group.bench_function("encrypt + decrypt, SPQR off", |b| {
+            b.iter(|| {
+                alice_turn = !alice_turn;
+                let (sender, receiver) = if alice_turn {
+                    (&mut alice, &mut bob)
+                } else {
+                    (&mut bob, &mut alice)
+                };
+                black_box(send(sender, receiver, &mut rng))
+            })
+        });
+    });
     let mut rng = test_rng(6);
     group.bench_function("floor", |b| {
         b.iter(|| {
@@ -383,6 +441,11 @@ fn session_setup(c: &mut Criterion) {
     let mut rng = test_rng(7);
     group.bench_function("initiate + first encrypt + decrypt_prekey", |b| {
         b.iter(|| black_box(set_up(&alice, &bob, &mut rng)))
+    });
+    with_policy(SpqrPolicy::Off, || {
+        group.bench_function("initiate + first encrypt + decrypt_prekey, SPQR off", |b| {
+            b.iter(|| black_box(set_up(&alice, &bob, &mut rng)))
+        });
     });
 
     // The floor's inputs: the bundle's signed messages as bytes, Bob's keys, a base key.
@@ -476,6 +539,7 @@ fn full_record() -> (SessionRecord, hush_core::PublicKey) {
                 local,
                 &bob.bundle,
                 AgreementMode::Pqxdh,
+                SessionOptions::default(),
                 &TrustAll,
                 now(),
                 &mut rng,
@@ -487,15 +551,38 @@ fn full_record() -> (SessionRecord, hush_core::PublicKey) {
 
 fn forged_message(c: &mut Criterion) {
     use hush_ratchet::limits::MAX_FORWARD_JUMP;
-    use hush_test_support::ratchet::signal_message;
+    use hush_test_support::ratchet::{signal_message_with, spqr_none_payload};
 
     let (mut record, known) = full_record();
     let unknown = KeyPair::generate(&mut test_rng(99)).public_key();
-    let forged = |key: &hush_core::PublicKey, counter: u32| {
-        let bytes = signal_message(4, &key.encode(), counter, 0, &[0; 16], [0; 8]);
+    // Each carries an SPQR payload naming key `counter + 1` of the peer's first SPQR
+    // chain epoch, so every session tried derives SPQR keys too.
+    let forged_spqr = |key: &hush_core::PublicKey, counter: u32, spqr_index: u32| {
+        let payload = spqr_none_payload(1, spqr_index);
+        let bytes = signal_message_with(
+            4,
+            &key.encode(),
+            counter,
+            0,
+            &[0; 16],
+            &payload,
+            None,
+            [0; 8],
+        );
         SignalMessage::decode(&bytes).unwrap()
     };
+    let forged = |key: &hush_core::PublicKey, counter: u32| {
+        forged_spqr(
+            key,
+            counter,
+            counter.saturating_add(1).min(MAX_FORWARD_JUMP),
+        )
+    };
     let cases = [
+        (
+            "ratchet key every session knows, counter 3, SPQR key 25 000",
+            forged_spqr(&known, 3, MAX_FORWARD_JUMP),
+        ),
         (
             "unknown ratchet key, counter 25 000",
             forged(&unknown, MAX_FORWARD_JUMP),
@@ -513,7 +600,12 @@ fn forged_message(c: &mut Criterion) {
         group.bench_function(*name, |b| {
             b.iter(|| {
                 record
-                    .decrypt(black_box(message), &TrustAll, &mut rng)
+                    .decrypt(
+                        black_box(message),
+                        SessionOptions::default(),
+                        &TrustAll,
+                        &mut rng,
+                    )
                     .unwrap_err()
             })
         });
@@ -548,6 +640,7 @@ fn probes(c: &mut Criterion) {
             local,
             &bob_keys.bundle,
             AgreementMode::Pqxdh,
+            SessionOptions::default(),
             &TrustAll,
             now(),
             &mut rng,
@@ -565,14 +658,24 @@ fn probes(c: &mut Criterion) {
         b.iter(|| black_box(&alice).clone())
     });
     let mut sender = alice.clone();
-    let message = sender.encrypt(PLAINTEXT, &TrustAll, now()).unwrap();
+    let opts = SessionOptions::default();
+    let message = sender
+        .encrypt(PLAINTEXT, opts, &TrustAll, now(), &mut rng)
+        .unwrap();
     group.bench_function("SignalMessage::decode (100 B)", |b| {
         b.iter(|| SignalMessage::decode(black_box(message.encode())).unwrap())
     });
+    let mut encrypt_rng = test_rng(11);
     group.bench_function("encrypt 100 B only", |b| {
         b.iter_batched(
             || alice.clone(),
-            |mut record| black_box(record.encrypt(PLAINTEXT, &TrustAll, now()).unwrap()),
+            |mut record| {
+                black_box(
+                    record
+                        .encrypt(PLAINTEXT, opts, &TrustAll, now(), &mut encrypt_rng)
+                        .unwrap(),
+                )
+            },
             BatchSize::SmallInput,
         )
     });
@@ -581,11 +684,14 @@ fn probes(c: &mut Criterion) {
     receiver
         .decrypt(
             &SignalMessage::decode(message.encode()).unwrap(),
+            opts,
             &TrustAll,
             &mut rng,
         )
         .unwrap();
-    let in_order = sender.encrypt(PLAINTEXT, &TrustAll, now()).unwrap();
+    let in_order = sender
+        .encrypt(PLAINTEXT, opts, &TrustAll, now(), &mut rng)
+        .unwrap();
     let mut decrypt_rng = test_rng(0);
     group.bench_function("decode + decrypt 100 B only", |b| {
         b.iter_batched(
@@ -594,7 +700,7 @@ fn probes(c: &mut Criterion) {
                 let message = SignalMessage::decode(black_box(in_order.encode())).unwrap();
                 black_box(
                     record
-                        .decrypt(&message, &TrustAll, &mut decrypt_rng)
+                        .decrypt(&message, opts, &TrustAll, &mut decrypt_rng)
                         .unwrap(),
                 )
             },
@@ -615,8 +721,51 @@ fn probes(c: &mut Criterion) {
     group.finish();
 }
 
+/// The session record sizes the issue compares with libsignal's: the sender's record
+/// after 1 000 alternating messages (one each way in turn, so every message is a DH
+/// ratchet step and the braid runs its epochs) and after 1 000 one-way messages. The
+/// size swings with where the braid stands, so the range over the last 100 messages is
+/// printed too. Not a timing: printed once, at the start of the run.
+fn record_sizes(_: &mut Criterion) {
+    let (mut alice, mut bob) = established();
+    let mut rng = test_rng(20);
+    let mut alternating = Vec::new();
+    for i in 0..1_000 {
+        if i % 2 == 0 {
+            send(&mut alice, &mut bob, &mut rng);
+            alternating.push(alice.encode().len());
+        } else {
+            send(&mut bob, &mut alice, &mut rng);
+            alternating.push(bob.encode().len());
+        }
+    }
+    let (mut alice, mut bob) = established();
+    let mut one_way = Vec::new();
+    for _ in 0..1_000 {
+        send(&mut alice, &mut bob, &mut rng);
+        one_way.push(alice.encode().len());
+    }
+    let last = |sizes: &[usize]| {
+        let tail = &sizes[sizes.len() - 100..];
+        (
+            *sizes.last().unwrap(),
+            *tail.iter().min().unwrap(),
+            *tail.iter().max().unwrap(),
+        )
+    };
+    let (a, a_min, a_max) = last(&alternating);
+    let (o, o_min, o_max) = last(&one_way);
+    println!(
+        "record size, sender, after 1 000 alternating messages: {a} bytes \
+         (last 100: {a_min}..{a_max}); after 1 000 one-way messages: {o} bytes \
+         (last 100: {o_min}..{o_max}); receiver after one-way: {} bytes",
+        bob.encode().len()
+    );
+}
+
 criterion_group!(
     benches,
+    record_sizes,
     established_session,
     ratchet_step,
     session_setup,

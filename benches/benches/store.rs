@@ -25,7 +25,7 @@ use hush::store::{
     Synchronous, Transaction,
 };
 use hush_core::{IdentityKeyPair, KemKeyPair, KemKeyType, KeyPair};
-use hush_ratchet::{LocalIdentity, RemoteBundle, SessionRecord};
+use hush_ratchet::{LocalIdentity, RemoteBundle, SessionOptions, SessionRecord};
 use hush_test_support::test_rng;
 use hush_x3dh::{AgreementMode, PeerPreKeys, TrustAll};
 
@@ -64,13 +64,22 @@ fn session(seed: u64) -> SessionRecord {
             local,
             &bundle,
             AgreementMode::Pqxdh,
+            SessionOptions::default(),
             &TrustAll,
             now,
             &mut rng,
         )
         .unwrap();
     for _ in 0..3 {
-        record.encrypt(b"hello", &TrustAll, now).unwrap();
+        record
+            .encrypt(
+                b"hello",
+                SessionOptions::default(),
+                &TrustAll,
+                now,
+                &mut rng,
+            )
+            .unwrap();
     }
     record
 }

@@ -10,6 +10,9 @@
 //! ciphertexts, never plaintext) and the checks it made; the demo exits 0 only if every
 //! check held.
 //!
+//! Pairwise sessions run the post-quantum ratchet (SPQR), as libsignal v0.101 does: the
+//! server view says which messages carried a chunk of its ML-KEM-768 exchange.
+//!
 //! Mailbox message types: 2 and 3 are pairwise ciphertexts (libsignal's numbers), 7 a
 //! group ciphertext (libsignal's sender-key type), and [`HISTORY_STREAM`] this app's own
 //! type for a history hand-off stream.
@@ -99,6 +102,11 @@ struct Story<R> {
     leaked: bool,
     envelopes_seen: usize,
     bytes_seen: usize,
+    /// Pairwise messages relayed, and how many carried a post-quantum ratchet (SPQR)
+    /// payload, and a chunk of an ML-KEM exchange in it.
+    pairwise_seen: usize,
+    pairwise_with_spqr: usize,
+    spqr_chunks_seen: usize,
     /// Alice's chat history as her app keeps it (one line per message).
     alice_history: Vec<String>,
     /// Each group's members, as the apps keep them (the demo's apps agree on them).
@@ -132,6 +140,9 @@ pub(crate) fn run() -> ExitCode {
         plaintexts: Vec::new(),
         leaked: false,
         envelopes_seen: 0,
+        pairwise_seen: 0,
+        pairwise_with_spqr: 0,
+        spqr_chunks_seen: 0,
         bytes_seen: 0,
         alice_history: Vec::new(),
         group_members: BTreeMap::new(),
@@ -217,7 +228,33 @@ impl<R: CryptoRng> Story<R> {
     fn deliver(&mut self, from: &Address, messages: Vec<(Address, u8, Vec<u8>)>) -> Outcome<()> {
         let mut seen = Vec::with_capacity(messages.len());
         for (to, kind, body) in &messages {
-            seen.push(format!("{to} (type {kind}, {} bytes)", body.len()));
+            // A pairwise message shows the server its SPQR payload's size, not its keys.
+            let spqr = match hush_ratchet::CiphertextMessage::decode(*kind, body) {
+                Ok(hush_ratchet::CiphertextMessage::Signal(m)) => Some(m.pq_ratchet().len()),
+                Ok(hush_ratchet::CiphertextMessage::PreKey(m)) => {
+                    Some(m.message().pq_ratchet().len())
+                }
+                Err(_) => None,
+            };
+            let note = match spqr {
+                Some(len) => {
+                    self.pairwise_seen += 1;
+                    if len > 0 {
+                        self.pairwise_with_spqr += 1;
+                    }
+                    // 37 bytes and up carry a 32-byte chunk; 4 bytes carry none.
+                    if len > 32 {
+                        self.spqr_chunks_seen += 1;
+                        ", with a post-quantum ratchet chunk"
+                    } else if len > 0 {
+                        ", post-quantum ratchet on, no chunk in this one"
+                    } else {
+                        ", without post-quantum ratchet"
+                    }
+                }
+                None => "",
+            };
+            seen.push(format!("{to} (type {kind}, {} bytes{note})", body.len()));
             self.envelopes_seen += 1;
             self.bytes_seen += body.len();
             if self
@@ -761,8 +798,13 @@ impl<R: CryptoRng> Story<R> {
 
         self.step("15. What the server held.");
         println!(
-            "   {} envelopes, {} bytes of ciphertext in all",
-            self.envelopes_seen, self.bytes_seen
+            "   {} envelopes, {} bytes of ciphertext in all; {} of the {} pairwise messages \
+             carried a chunk of a post-quantum (ML-KEM-768) ratchet exchange",
+            self.envelopes_seen, self.bytes_seen, self.spqr_chunks_seen, self.pairwise_seen
+        );
+        self.checks.check(
+            self.pairwise_seen > 0 && self.pairwise_with_spqr == self.pairwise_seen,
+            "every pairwise message ran the post-quantum ratchet (SPQR), as libsignal v0.101 requires",
         );
         self.checks.check(
             !self.leaked,

@@ -2,6 +2,13 @@
 //! `../shared/interop/PROTOCOL.md` describes. Replies go to stdout, one JSON object per
 //! line; nothing else is printed there. A bad command or bad bytes get `ok: false` and
 //! leave the peer's state as it was.
+//!
+//! `--spqr required|allowed|off` (default `required`, libsignal v0.101's rule) is the
+//! SPQR policy of every session the peer starts or accepts: `required` interoperates with
+//! libsignal v0.101, `off` with libsignal v0.91 run without SPQR, `allowed` with both
+//! (see `hush_ratchet::SpqrPolicy`). When both names are service ids (the driver's
+//! sealed-sender part), first messages carry libsignal's `addresses` field; the peer's
+//! device is taken to be 1, as the driver's bundles say.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -15,14 +22,21 @@ use hush_core::{
 };
 use hush_group::{DistributionId, SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyRecord};
 use hush_ratchet::{
-    CiphertextMessage, LocalIdentity, PreKeySignalMessage, RemoteBundle, SessionRecord,
-    SignalMessage,
+    CiphertextMessage, LocalIdentity, PreKeySignalMessage, RemoteBundle, ServiceAddress,
+    SessionAddresses, SessionOptions, SessionRecord, SignalMessage, SpqrPolicy,
 };
 use hush_x3dh::{AgreementMode, PeerPreKeys, ResponderPreKeys, Trust};
 use serde_json::{Value, json};
 
+/// The device id the driver gives every peer.
+const PEER_DEVICE_ID: u32 = 1;
+
 /// Everything one peer holds.
 struct Peer {
+    /// Its own address name and device id, from `init`.
+    name: String,
+    device_id: u32,
+    spqr: SpqrPolicy,
     identity: IdentityKeyPair,
     registration_id: u32,
     next_id: u32,
@@ -73,8 +87,11 @@ fn show<E: std::fmt::Display>(error: E) -> String {
 }
 
 impl Peer {
-    fn new(registration_id: u32) -> Self {
+    fn new(name: &str, device_id: u32, registration_id: u32, spqr: SpqrPolicy) -> Self {
         Self {
+            name: name.to_owned(),
+            device_id,
+            spqr,
             identity: IdentityKeyPair::generate(&mut os_rng()),
             registration_id,
             next_id: 1,
@@ -85,6 +102,19 @@ impl Peer {
             known: BTreeMap::new(),
             groups: BTreeMap::new(),
         }
+    }
+
+    /// The session options for a session with `peer`: the policy, and both addresses
+    /// when both names are service ids.
+    fn options(&self, peer: &str) -> SessionOptions {
+        let addresses = match (
+            ServiceAddress::parse(&self.name, self.device_id),
+            ServiceAddress::parse(peer, PEER_DEVICE_ID),
+        ) {
+            (Some(local), Some(remote)) => Some(SessionAddresses { local, remote }),
+            _ => None,
+        };
+        SessionOptions::new(self.spqr).with_addresses(addresses)
     }
 
     fn trust_for<'a>(&'a self, peer: &'a str) -> impl Fn(&IdentityKey) -> Trust + 'a {
@@ -179,6 +209,7 @@ impl Peer {
                 local,
                 &bundle,
                 AgreementMode::Pqxdh,
+                self.options(&peer),
                 &self.trust_for(&peer),
                 SystemTime::now(),
                 &mut os_rng(),
@@ -200,7 +231,13 @@ impl Peer {
             .cloned()
             .ok_or("no session with that peer")?;
         let message = record
-            .encrypt(&plaintext, &self.trust_for(peer), SystemTime::now())
+            .encrypt(
+                &plaintext,
+                self.options(peer),
+                &self.trust_for(peer),
+                SystemTime::now(),
+                &mut os_rng(),
+            )
             .map_err(show)?;
         self.sessions.insert(peer.to_owned(), record);
         Ok(json!({ "type": message.message_type(), "ciphertext": hex::encode(message.encode()) }))
@@ -233,7 +270,12 @@ impl Peer {
         message: &SignalMessage,
     ) -> Result<Vec<u8>, String> {
         let plaintext = record
-            .decrypt(message, &self.trust_for(peer), &mut os_rng())
+            .decrypt(
+                message,
+                self.options(peer),
+                &self.trust_for(peer),
+                &mut os_rng(),
+            )
             .map_err(show)?;
         Ok(plaintext.to_vec())
     }
@@ -249,12 +291,14 @@ impl Peer {
             registration_id: self.registration_id,
         };
         let trust = self.trust_for(peer);
+        let options = self.options(peer);
         let outcome = if record.has_session_for(message) {
             record.decrypt_prekey(
                 message,
                 local,
                 None,
                 AgreementMode::Pqxdh,
+                options,
                 &trust,
                 &mut os_rng(),
             )
@@ -281,6 +325,7 @@ impl Peer {
                 local,
                 Some(keys),
                 AgreementMode::Pqxdh,
+                options,
                 &trust,
                 &mut os_rng(),
             )
@@ -376,12 +421,12 @@ impl Peer {
     }
 }
 
-fn handle(peer: &mut Option<Peer>, request: &Value) -> Reply {
+fn handle(peer: &mut Option<Peer>, spqr: SpqrPolicy, request: &Value) -> Reply {
     let op = string(request, "op")?;
     if op == "init" {
-        let _name = string(request, "name")?;
-        let _device_id = number(request, "device_id")?;
-        let created = Peer::new(number(request, "registration_id")?);
+        let name = string(request, "name")?;
+        let device_id = number(request, "device_id")?;
+        let created = Peer::new(name, device_id, number(request, "registration_id")?, spqr);
         let identity = hex::encode(created.identity.identity_key().encode());
         *peer = Some(created);
         return Ok(json!({ "identity_key": identity }));
@@ -402,8 +447,8 @@ fn handle(peer: &mut Option<Peer>, request: &Value) -> Reply {
     }
 }
 
-/// Runs the peer until `quit` or end of input.
-pub(crate) fn run() -> ExitCode {
+/// Runs the peer until `quit` or end of input, its sessions under `spqr`.
+pub(crate) fn run(spqr: SpqrPolicy) -> ExitCode {
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout();
     let mut peer: Option<Peer> = None;
@@ -418,7 +463,7 @@ pub(crate) fn run() -> ExitCode {
                 let reply = if quit {
                     Ok(json!({}))
                 } else {
-                    handle(&mut peer, &request)
+                    handle(&mut peer, spqr, &request)
                 };
                 (reply, quit)
             }

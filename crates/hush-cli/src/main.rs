@@ -4,6 +4,8 @@
 //! - `hush backup keygen | encrypt IN OUT --key CODE | decrypt IN OUT --key CODE`:
 //!   encrypted backups (`docs/wire/backup.md`).
 //! - `hush link offer | accept PAYLOAD | demo`: device linking (`docs/wire/linking.md`).
+//! - `hush interop-peer [--spqr required|allowed|off]`: one party of the interop driver's
+//!   conversations (`../shared/interop/PROTOCOL.md`).
 //! - `hush vectors check DIR...`: runs every recognised vector file in each directory
 //!   against hush's own code and ends with `N passed, N failed`.
 //! - `hush vectors generate DIR`: writes hush's own vectors for its own formats.
@@ -39,7 +41,13 @@ enum Command {
     /// Play a short story with real keys and check every step.
     Demo,
     /// Speak the interop peer protocol (JSON lines on stdin/stdout).
-    InteropPeer,
+    InteropPeer {
+        /// The post-quantum ratchet (SPQR) policy of every session: `required` (libsignal
+        /// v0.101), `allowed` (also peers without SPQR) or `off` (libsignal v0.91 without
+        /// SPQR).
+        #[arg(long, value_enum, default_value_t = SpqrArg::Required)]
+        spqr: SpqrArg,
+    },
     /// Prekeys: generate an upload, or validate one as a server would.
     Prekeys {
         #[command(subcommand)]
@@ -62,6 +70,27 @@ enum Command {
     },
 }
 
+/// `--spqr` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum SpqrArg {
+    /// Sessions run SPQR and peers without it are refused.
+    Required,
+    /// Sessions offer SPQR and accept peers without it.
+    Allowed,
+    /// Sessions run no SPQR.
+    Off,
+}
+
+impl From<SpqrArg> for hush_ratchet::SpqrPolicy {
+    fn from(arg: SpqrArg) -> Self {
+        match arg {
+            SpqrArg::Required => Self::Required,
+            SpqrArg::Allowed => Self::Allowed,
+            SpqrArg::Off => Self::Off,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum VectorsCommand {
     /// Run every recognised vector file in each directory.
@@ -81,7 +110,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo => demo::run(),
-        Command::InteropPeer => interop::run(),
+        Command::InteropPeer { spqr } => interop::run(spqr.into()),
         Command::Prekeys { command } => prekeys::run(command),
         Command::Backup { command } => backup::run(command),
         Command::Link { command } => link::run(command),

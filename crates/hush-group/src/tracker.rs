@@ -62,6 +62,16 @@ impl DeviceAddress {
     pub const fn device_id(&self) -> u32 {
         self.device_id
     }
+
+    /// The name as a service id, if it is one: an ACI (a hyphenated UUID) or a PNI
+    /// (`PNI:` and a hyphenated UUID), as libsignal parses address names
+    /// ([`hush_core::ServiceId::parse`]). Sessions between two addresses whose names are
+    /// both service ids carry them in their first messages (`hush-ratchet`'s
+    /// `SessionAddresses`).
+    #[must_use]
+    pub fn service_id(&self) -> Option<hush_core::ServiceId> {
+        hush_core::ServiceId::parse(&self.name)
+    }
 }
 
 impl fmt::Display for DeviceAddress {

@@ -741,3 +741,27 @@ proptest! {
         }
     }
 }
+
+/// An address says whether its name is a service id, as libsignal parses address
+/// names: a hyphenated UUID is an ACI, `PNI:` and one a PNI; anything else is not.
+#[test]
+fn device_addresses_know_service_ids() {
+    use hush_core::ServiceIdKind;
+    let aci = DeviceAddress::new("e6c1a6f1-8d7b-4d35-9a48-6a4b5f1f0a01", 1).unwrap();
+    let id = aci.service_id().unwrap();
+    assert_eq!(id.kind(), ServiceIdKind::Aci);
+    assert_eq!(id.uuid()[..4], [0xe6, 0xc1, 0xa6, 0xf1]);
+    let pni = DeviceAddress::new("PNI:e6c1a6f1-8d7b-4d35-9a48-6a4b5f1f0a01", 2).unwrap();
+    assert_eq!(pni.service_id().unwrap().kind(), ServiceIdKind::Pni);
+    assert_eq!(pni.service_id().unwrap().uuid(), id.uuid());
+    for name in [
+        "alice",
+        "e6c1a6f18d7b4d359a486a4b5f1f0a01",
+        "pni:e6c1a6f1-8d7b-4d35-9a48-6a4b5f1f0a01",
+    ] {
+        assert!(
+            DeviceAddress::new(name, 1).unwrap().service_id().is_none(),
+            "{name}"
+        );
+    }
+}

@@ -308,16 +308,18 @@ fn failures_leave_stored_keys_alone() {
     let mut device = DeviceKeys::new(1, 2, identity.identity_key()).unwrap();
     assert_eq!(device.take_bundle(), Err(Error::NoSignedPreKey));
 
-    // One-time EC keys but no KEM key at all: refused, and the EC key is not consumed.
+    // A signed prekey, one-time EC keys and one one-time KEM key, no last-resort KEM key:
+    // the first bundle takes the KEM key; the next is refused, and the EC key it would
+    // have used is not consumed.
     let records = generate_prekeys(
         &identity,
         &mut PreKeyIdAllocator::new(),
-        &GenerateRequest::one_time_only(1, 0),
+        &GenerateRequest::one_time_only(2, 0),
         NOW_MS,
         &mut rng,
     )
     .unwrap();
-    let mut request = GenerateRequest::one_time_only(0, 0);
+    let mut request = GenerateRequest::one_time_only(0, 1);
     request.signed_prekey = true;
     let signed = generate_prekeys(
         &identity,
@@ -327,7 +329,7 @@ fn failures_leave_stored_keys_alone() {
         &mut rng,
     )
     .unwrap();
-    for r in [&records, &signed] {
+    for r in [&signed, &records] {
         let bytes = upload_for(&identity, r).encode();
         let v = validate_upload(
             &identity.identity_key(),
@@ -339,7 +341,9 @@ fn failures_leave_stored_keys_alone() {
         .unwrap();
         device.apply_upload(&v).unwrap();
     }
+    assert!(device.take_bundle().is_ok());
     let before = device.clone();
+    assert_eq!(device.one_time_prekey_count(), 1);
     assert_eq!(device.take_bundle(), Err(Error::NoKemPreKey));
     assert_eq!(device, before);
 

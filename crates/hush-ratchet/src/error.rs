@@ -42,6 +42,12 @@ pub enum Error {
     /// decrypt a message numbered 2^32 - 1. Nothing changed.
     #[error("chain exhausted")]
     ChainExhausted,
+    /// The policy requires the post-quantum ratchet (SPQR) and this session or message
+    /// has none: encrypting on a stored session without SPQR (start a new session from
+    /// a fresh bundle), or a message that carries no SPQR payload (a peer that runs no
+    /// SPQR, which libsignal v0.101 refuses as well). Nothing changed.
+    #[error("the post-quantum ratchet is required and this session or message has none")]
+    SpqrRequired,
     /// The message did not authenticate or decrypt. Deliberately says no more.
     #[error("decryption failed")]
     DecryptionFailed,

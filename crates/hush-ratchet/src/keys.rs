@@ -143,11 +143,16 @@ impl MessageKeySeed {
         &self.seed
     }
 
-    /// `HKDF(salt = none, ikm = seed, "WhisperMessageKeys")` into cipher key, MAC key and
-    /// IV. SPQR will pass its key as the salt here; with SPQR off there is none.
-    pub(crate) fn derive(&self) -> Result<MessageKeys> {
+    /// `HKDF(salt = spqr_key or none, ikm = seed, "WhisperMessageKeys")` into cipher key,
+    /// MAC key and IV. The salt is the message's SPQR key (libsignal's triple ratchet);
+    /// with SPQR off, or for a message SPQR gives no key, there is none.
+    pub(crate) fn derive(&self, spqr_key: Option<&[u8; 32]>) -> Result<MessageKeys> {
         let mut okm = Zeroizing::new([0u8; 80]);
-        hkdf_sha256(&[], &self.seed, MESSAGE_KEYS_INFO, okm.as_mut())?;
+        let salt: &[u8] = match spqr_key {
+            Some(key) => key,
+            None => &[],
+        };
+        hkdf_sha256(salt, &self.seed, MESSAGE_KEYS_INFO, okm.as_mut())?;
         let mut keys = MessageKeys {
             cipher_key: [0; 32],
             mac_key: [0; 32],

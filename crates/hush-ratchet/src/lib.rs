@@ -1,10 +1,21 @@
 //! # hush-ratchet
 //!
-//! One-to-one sessions: the [Double Ratchet] on top of PQXDH (`hush-x3dh`), in
-//! libsignal's exact wire format — [`SignalMessage`] and [`PreKeySignalMessage`], message
-//! version 4, SPQR off — and a [`SessionRecord`] that holds the current session plus
-//! archived ones, serialised in hush's own versioned format
-//! (`docs/wire/session-record.md`).
+//! One-to-one sessions: the [Double Ratchet] on top of PQXDH (`hush-x3dh`), with the
+//! Sparse Post-Quantum Ratchet (SPQR, `hush-spqr`) beside it — libsignal v0.101's "triple
+//! ratchet" — in libsignal's exact wire format: [`SignalMessage`] (with its `pq_ratchet`
+//! and `addresses` fields) and [`PreKeySignalMessage`], message version 4; and a
+//! [`SessionRecord`] that holds the current session plus archived ones, each with its
+//! SPQR state, serialised in hush's own versioned format (`docs/wire/session-record.md`).
+//!
+//! Per message, SPQR hands out a 32-byte key that becomes the HKDF salt of the Double
+//! Ratchet's message keys, and a payload the message carries (chunks of the ML-KEM-768
+//! exchanges that give a session fresh post-quantum secrets as it goes). Whether sessions
+//! run it is a [`SpqrPolicy`] passed in [`SessionOptions`]: by default it is required, as
+//! libsignal v0.101 requires it; [`SpqrPolicy::Allowed`] also talks to peers without it
+//! (libsignal v0.91), [`SpqrPolicy::Off`] starts sessions without it. When both ends are
+//! named by service ids, [`SessionAddresses`] in the options put them into first
+//! messages and check them on receipt, as libsignal does. Replaying libsignal v0.101's
+//! recorded sessions byte for byte is a test (`tests/libsignal_sessions.rs`).
 //!
 //! Everything is sans-IO: bytes, keys, the caller's RNG and the current time go in;
 //! bytes and plaintexts come out. Decryption is compute-then-commit: a message that fails
@@ -27,7 +38,7 @@
 //! ```
 //! use std::time::SystemTime;
 //! use hush_core::{IdentityKeyPair, KemKeyPair, KemKeyType, KeyPair, rng::os_rng};
-//! use hush_ratchet::{CiphertextMessage, LocalIdentity, RemoteBundle, SessionRecord};
+//! use hush_ratchet::{CiphertextMessage, LocalIdentity, RemoteBundle, SessionOptions, SessionRecord};
 //! use hush_x3dh::{AgreementMode, PeerPreKeys, ResponderPreKeys, TrustAll};
 //!
 //! let mut rng = os_rng();
@@ -50,24 +61,28 @@
 //!     },
 //! };
 //!
+//! // SPQR required (libsignal v0.101's rule), no service-id addresses.
+//! let options = SessionOptions::default();
+//!
 //! let mut alice_record = SessionRecord::new();
 //! let alice_local = LocalIdentity { identity: &alice, registration_id: 1 };
-//! alice_record.initiate(alice_local, &bundle, AgreementMode::Pqxdh, &TrustAll, now, &mut rng)?;
-//! let first = alice_record.encrypt(b"hello Bob", &TrustAll, now)?;
+//! alice_record.initiate(alice_local, &bundle, AgreementMode::Pqxdh, options, &TrustAll, now, &mut rng)?;
+//! let first = alice_record.encrypt(b"hello Bob", options, &TrustAll, now, &mut rng)?;
 //!
 //! let CiphertextMessage::PreKey(first) = first else { unreachable!() };
+//! assert!(!first.message().pq_ratchet().is_empty(), "every message carries SPQR's part");
 //! let mut bob_record = SessionRecord::new();
 //! let bob_local = LocalIdentity { identity: &bob, registration_id: 2 };
 //! let keys = ResponderPreKeys { signed_prekey: &signed, one_time_prekey: None, kem_prekey: Some(kem.secret_key()) };
-//! let got = bob_record.decrypt_prekey(&first, bob_local, Some(keys), AgreementMode::Pqxdh, &TrustAll, &mut rng)?;
+//! let got = bob_record.decrypt_prekey(&first, bob_local, Some(keys), AgreementMode::Pqxdh, options, &TrustAll, &mut rng)?;
 //! assert_eq!(got.plaintext.as_slice(), b"hello Bob");
 //!
 //! // Records are saved between messages.
 //! let saved = bob_record.encode();
 //! let mut bob_record = SessionRecord::decode(&saved)?;
-//! let reply = bob_record.encrypt(b"hi Alice", &TrustAll, now)?;
+//! let reply = bob_record.encrypt(b"hi Alice", options, &TrustAll, now, &mut rng)?;
 //! let CiphertextMessage::Signal(reply) = reply else { unreachable!() };
-//! assert_eq!(alice_record.decrypt(&reply, &TrustAll, &mut rng)?.as_slice(), b"hi Alice");
+//! assert_eq!(alice_record.decrypt(&reply, options, &TrustAll, &mut rng)?.as_slice(), b"hi Alice");
 //! # Ok::<(), hush_ratchet::Error>(())
 //! ```
 
@@ -78,6 +93,7 @@ mod error;
 mod keys;
 pub mod limits;
 mod message;
+mod policy;
 mod record;
 mod reuse;
 mod state;
@@ -85,9 +101,10 @@ mod wire;
 
 pub use error::{Error, Result};
 pub use message::{
-    CiphertextMessage, MAC_LENGTH, PQXDH_MESSAGE_VERSION, PreKeySignalMessage, SignalMessage,
-    X3DH_MESSAGE_VERSION,
+    ADDRESSES_LENGTH, CiphertextMessage, MAC_LENGTH, PQXDH_MESSAGE_VERSION, PreKeySignalMessage,
+    ServiceAddress, SessionAddresses, SignalMessage, X3DH_MESSAGE_VERSION,
 };
+pub use policy::{SessionOptions, SpqrPolicy};
 pub use record::{
     LocalIdentity, PreKeyDecrypted, RECORD_FORMAT_VERSION, RemoteBundle, SessionRecord,
 };

@@ -41,5 +41,7 @@ pub const MAX_UNACKNOWLEDGED_SESSION_AGE: Duration = Duration::from_secs(30 * 24
 
 /// Largest serialised session record accepted by [`crate::SessionRecord::decode`]. A
 /// record at every other limit (41 sessions, 5 chains, 2 000 skipped keys each) is
-/// about 15 MB; anything larger is not a record hush wrote.
-pub const MAX_RECORD_SIZE: usize = 16 * 1024 * 1024;
+/// about 15 MB of Double Ratchet state, and each session's SPQR state with libsignal's
+/// chain limits (2 000 stored keys in each of at most three chain epochs) adds up to
+/// about 220 KB more: about 24 MB in all. Anything larger is not a record hush wrote.
+pub const MAX_RECORD_SIZE: usize = 32 * 1024 * 1024;

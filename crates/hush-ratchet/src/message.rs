@@ -4,12 +4,13 @@
 //! the high nibble as the message version, as libsignal does. A `SignalMessage` ends with
 //! an 8-byte MAC: the first 8 bytes of HMAC-SHA256 under the message's MAC key over the
 //! sender's identity key, the receiver's identity key (33 bytes each) and everything
-//! before the MAC.
+//! before the MAC, so the SPQR payload (`pq_ratchet`, field 5) and the `addresses`
+//! (field 6) are authenticated with the rest.
 
 use prost::Message;
 
-use hush_core::kdf::HmacSha256Key;
-use hush_core::{IdentityKey, KemCiphertext, PublicKey};
+use hush_core::kdf::{HmacSha256Key, constant_time_eq};
+use hush_core::{IdentityKey, KemCiphertext, PublicKey, ServiceId};
 
 use crate::error::{Error, Result};
 use crate::wire;
@@ -36,6 +37,111 @@ fn check_version(byte: u8) -> Result<u8> {
     Ok(version)
 }
 
+/// Length of the `addresses` field: two service ids in fixed-width binary form (17
+/// bytes each), each followed by its device id (1 byte).
+pub const ADDRESSES_LENGTH: usize = 36;
+
+/// One end of a session as the `addresses` field names it: a service id and a device id
+/// libsignal can represent (1 to 127).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ServiceAddress {
+    service_id: ServiceId,
+    device_id: u8,
+}
+
+impl ServiceAddress {
+    /// Largest device id libsignal accepts.
+    pub const MAX_DEVICE_ID: u32 = 127;
+
+    /// An address, if `device_id` is one libsignal can represent (1 to
+    /// [`ServiceAddress::MAX_DEVICE_ID`]).
+    #[must_use]
+    pub fn new(service_id: ServiceId, device_id: u32) -> Option<Self> {
+        if device_id == 0 || device_id > Self::MAX_DEVICE_ID {
+            return None;
+        }
+        let device_id = u8::try_from(device_id).ok()?;
+        Some(Self {
+            service_id,
+            device_id,
+        })
+    }
+
+    /// Parses an address name (see [`ServiceId::parse`]) and takes the device id; `None`
+    /// if the name is not a service id or the device id is out of range.
+    #[must_use]
+    pub fn parse(name: &str, device_id: u32) -> Option<Self> {
+        Self::new(ServiceId::parse(name)?, device_id)
+    }
+
+    /// The service id.
+    #[must_use]
+    pub const fn service_id(&self) -> &ServiceId {
+        &self.service_id
+    }
+
+    /// The device id.
+    #[must_use]
+    pub const fn device_id(&self) -> u8 {
+        self.device_id
+    }
+}
+
+/// The names of a session's two ends, when both are service ids: what libsignal
+/// v0.101 writes into the `addresses` field of a first message, and checks on receipt.
+///
+/// Pass `None` wherever a call takes `Option<SessionAddresses>` when either name is not
+/// a service id (libsignal's rule): first messages then carry no `addresses`, and a
+/// received message that carries them is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionAddresses {
+    /// This device.
+    pub local: ServiceAddress,
+    /// The peer device.
+    pub remote: ServiceAddress,
+}
+
+impl SessionAddresses {
+    /// The 36 bytes of the `addresses` field of a message from `sender` to `recipient`.
+    fn field(sender: &ServiceAddress, recipient: &ServiceAddress) -> [u8; ADDRESSES_LENGTH] {
+        let mut out = [0u8; ADDRESSES_LENGTH];
+        let (sender_id, recipient_id) = (
+            sender.service_id.fixed_width_binary(),
+            recipient.service_id.fixed_width_binary(),
+        );
+        let parts = [
+            sender_id.as_slice(),
+            &[sender.device_id],
+            recipient_id.as_slice(),
+            &[recipient.device_id],
+        ];
+        let mut at = 0usize;
+        for part in parts {
+            if let Some(target) = out.get_mut(at..at + part.len()) {
+                target.copy_from_slice(part);
+            }
+            at += part.len();
+        }
+        out
+    }
+
+    /// The field as this device writes it (sender = local).
+    pub(crate) fn outgoing(&self) -> [u8; ADDRESSES_LENGTH] {
+        Self::field(&self.local, &self.remote)
+    }
+
+    /// The field as this device expects it in a received message (sender = remote).
+    pub(crate) fn incoming(&self) -> [u8; ADDRESSES_LENGTH] {
+        Self::field(&self.remote, &self.local)
+    }
+
+    /// Whether the two ends are the same account: the same service id (libsignal's
+    /// `is_same_account` also requires the same identity key, which the caller checks).
+    pub(crate) fn same_service_id(&self) -> bool {
+        self.local.service_id == self.remote.service_id
+    }
+}
+
 /// A message inside an established session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignalMessage {
@@ -44,6 +150,8 @@ pub struct SignalMessage {
     counter: u32,
     previous_counter: u32,
     ciphertext: Vec<u8>,
+    pq_ratchet: Vec<u8>,
+    addresses: Option<Vec<u8>>,
     serialized: Vec<u8>,
 }
 
@@ -80,6 +188,8 @@ impl SignalMessage {
             counter: proto.counter.ok_or(Error::Malformed("signal message"))?,
             previous_counter: proto.previous_counter.unwrap_or(0),
             ciphertext: proto.ciphertext.ok_or(Error::Malformed("signal message"))?,
+            pq_ratchet: proto.pq_ratchet.unwrap_or_default(),
+            addresses: proto.addresses,
             serialized: bytes.to_vec(),
         })
     }
@@ -93,6 +203,8 @@ impl SignalMessage {
         counter: u32,
         previous_counter: u32,
         ciphertext: Vec<u8>,
+        pq_ratchet: &[u8],
+        addresses: Option<[u8; ADDRESSES_LENGTH]>,
         sender_identity: &IdentityKey,
         receiver_identity: &IdentityKey,
     ) -> Self {
@@ -101,7 +213,8 @@ impl SignalMessage {
             counter: Some(counter),
             previous_counter: Some(previous_counter),
             ciphertext: Some(ciphertext),
-            pq_ratchet: None,
+            pq_ratchet: (!pq_ratchet.is_empty()).then(|| pq_ratchet.to_vec()),
+            addresses: addresses.map(|a| a.to_vec()),
         };
         let mut serialized = Vec::with_capacity(1 + proto.encoded_len() + MAC_LENGTH);
         serialized.push(version_byte(version));
@@ -115,7 +228,21 @@ impl SignalMessage {
             counter,
             previous_counter,
             ciphertext: proto.ciphertext.unwrap_or_default(),
+            pq_ratchet: proto.pq_ratchet.unwrap_or_default(),
+            addresses: proto.addresses,
             serialized,
+        }
+    }
+
+    /// After the MAC check: whether the `addresses` field, if the message carries one,
+    /// names the sender and this device as `addresses` says (libsignal's rule: a message
+    /// without the field is accepted; one with it is refused unless both names are
+    /// service ids and the bytes match). Compared in constant time.
+    pub(crate) fn addresses_match(&self, addresses: Option<&SessionAddresses>) -> bool {
+        match (&self.addresses, addresses) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(carried), Some(expected)) => constant_time_eq(carried, &expected.incoming()),
         }
     }
 
@@ -164,6 +291,20 @@ impl SignalMessage {
     #[must_use]
     pub fn body(&self) -> &[u8] {
         &self.ciphertext
+    }
+
+    /// The SPQR payload (field 5, `pq_ratchet`): empty when the sender runs no SPQR.
+    #[must_use]
+    pub fn pq_ratchet(&self) -> &[u8] {
+        &self.pq_ratchet
+    }
+
+    /// The `addresses` field (field 6), if the message carries one: the sender's and the
+    /// recipient's service ids and device ids, only ever in the message inside a first
+    /// message.
+    #[must_use]
+    pub fn addresses(&self) -> Option<&[u8]> {
+        self.addresses.as_deref()
     }
 
     /// The full wire bytes.

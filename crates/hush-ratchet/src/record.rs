@@ -8,7 +8,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use hush_core::rng::CryptoRng;
 use hush_core::{IdentityKey, IdentityKeyPair, KemCiphertext, KeyPair, PublicKey};
-use hush_x3dh::{AgreementMode, IdentityTrust, PeerPreKeys, ResponderPreKeys, require_trusted};
+use hush_spqr::{ChainParams, Direction, SpqrState};
+use hush_x3dh::{
+    AgreementMode, IdentityTrust, PeerPreKeys, ResponderPreKeys, SessionSecrets, require_trusted,
+};
 use zeroize::Zeroizing;
 
 use crate::codec::{Reader, Writer};
@@ -22,10 +25,15 @@ use crate::message::{
     CiphertextMessage, PQXDH_MESSAGE_VERSION, PreKeySignalMessage, SignalMessage,
     X3DH_MESSAGE_VERSION,
 };
-use crate::state::{JumpBudget, PendingPreKey, ReceiverChain, SessionState};
+use crate::policy::SessionOptions;
+use crate::state::{JumpBudget, PendingPreKey, ReceiverChain, SessionState, spqr_error};
 
-/// The version byte of hush's session record format.
-pub const RECORD_FORMAT_VERSION: u8 = 1;
+/// The version byte of hush's session record format: 2 adds each session's SPQR state.
+/// Records of format 1 still decode, as sessions without SPQR.
+pub const RECORD_FORMAT_VERSION: u8 = 2;
+
+/// The record format before SPQR: read, never written.
+const RECORD_FORMAT_V1: u8 = 1;
 
 /// This device's identity and registration id, as a session needs them.
 #[derive(Debug, Clone, Copy)]
@@ -135,6 +143,51 @@ fn message_version(mode: AgreementMode) -> u8 {
     }
 }
 
+/// A new session's SPQR state: from PQXDH's auth key, with the policy's versions and
+/// libsignal's chain limits (any forward jump for a session with another device of the
+/// same account: the same identity key and the same service id). Classic X3DH has no
+/// auth key and runs no SPQR.
+fn new_spqr(
+    secrets: &SessionSecrets,
+    direction: Direction,
+    options: &SessionOptions,
+    same_identity: bool,
+) -> Result<SpqrState> {
+    let Some(auth_key) = secrets.spqr_auth_key() else {
+        return Ok(SpqrState::disabled());
+    };
+    let (version, min_version) = options.spqr.versions();
+    let self_session = same_identity
+        && options
+            .addresses
+            .as_ref()
+            .is_some_and(crate::message::SessionAddresses::same_service_id);
+    let params = if self_session {
+        ChainParams::self_session()
+    } else {
+        ChainParams::default()
+    };
+    SpqrState::new(auth_key, direction, version, min_version, params).map_err(spqr_error)
+}
+
+/// Whether `options` let `state` be used, for `message` when decrypting: under
+/// [`crate::SpqrPolicy::Required`] a PQXDH session must run SPQR and a message on it
+/// must carry an SPQR payload (a session that still accepts a peer without SPQR would
+/// otherwise turn it off).
+fn check_policy(
+    state: &SessionState,
+    options: &SessionOptions,
+    message: Option<&SignalMessage>,
+) -> Result<()> {
+    if !options.spqr.requires_spqr() || state.version != PQXDH_MESSAGE_VERSION {
+        return Ok(());
+    }
+    if !state.runs_spqr() || message.is_some_and(|m| m.pq_ratchet().is_empty()) {
+        return Err(Error::SpqrRequired);
+    }
+    Ok(())
+}
+
 impl SessionRecord {
     /// An empty record.
     #[must_use]
@@ -183,17 +236,21 @@ impl SessionRecord {
     /// Starts a session as the initiator from the peer's bundle (libsignal's
     /// `process_prekey_bundle`). The previous current session, if any, is archived.
     ///
-    /// Draws, in libsignal's order: 32 bytes for the base key, the KEM encapsulation
-    /// (PQXDH), 32 bytes for the first sending ratchet key.
+    /// A PQXDH session starts SPQR as `options.spqr` says (direction A2B, from PQXDH's
+    /// auth key); this draws nothing more. Draws, in libsignal's order: 32 bytes for the
+    /// base key, the KEM encapsulation (PQXDH), 32 bytes for the first sending ratchet
+    /// key.
     ///
     /// # Errors
     ///
     /// Signature, trust and mode errors from key agreement; nothing changes on error.
+    #[allow(clippy::too_many_arguments)] // the initiator needs each of these
     pub fn initiate<R: CryptoRng + ?Sized>(
         &mut self,
         local: LocalIdentity<'_>,
         bundle: &RemoteBundle,
         mode: AgreementMode,
+        options: SessionOptions,
         trust: &(impl IdentityTrust + ?Sized),
         now: SystemTime,
         rng: &mut R,
@@ -215,6 +272,12 @@ impl SessionRecord {
         let root = RootKey::new(*secrets.root_key());
         let (root_key, sender_chain) =
             root.create_chain(&their_ratchet, sender_ratchet.private_key())?;
+        let spqr = new_spqr(
+            &secrets,
+            Direction::A2B,
+            &options,
+            local.identity.identity_key() == bundle.prekeys.identity_key,
+        )?;
         let state = SessionState {
             version: message_version(mode),
             local_registration_id: local.registration_id,
@@ -237,26 +300,34 @@ impl SessionRecord {
                 kem,
                 created_at_ms: millis(now),
             }),
+            spqr,
         };
         self.promote(state);
         Ok(())
     }
 
     /// Encrypts with the current session: a `PreKeySignalMessage` until the peer has
-    /// answered, a `SignalMessage` after.
+    /// answered (its inner message carries `options.addresses` when given), a
+    /// `SignalMessage` after. The message carries the session's SPQR payload and its
+    /// keys mix in the SPQR key; the SPQR step is the only randomness drawn (64 bytes
+    /// when the braid samples a key pair, 32 when it encapsulates, else none).
     ///
     /// # Errors
     ///
     /// [`Error::NoSession`]; [`Error::SessionExpired`] for a session unanswered for
-    /// longer than [`MAX_UNACKNOWLEDGED_SESSION_AGE`]; [`Error::UntrustedIdentity`] /
-    /// [`Error::IdentityChanged`] from `trust`; [`Error::ChainExhausted`] when the sending
-    /// chain stands at index 2^32 - 1 (it moves on when the peer's next message brings a
-    /// new ratchet key). Nothing changes on error.
-    pub fn encrypt(
+    /// longer than [`MAX_UNACKNOWLEDGED_SESSION_AGE`]; [`Error::SpqrRequired`] for a
+    /// PQXDH session without SPQR under [`crate::SpqrPolicy::Required`] (start a new
+    /// session); [`Error::UntrustedIdentity`] / [`Error::IdentityChanged`] from `trust`;
+    /// [`Error::ChainExhausted`] when the sending chain stands at index 2^32 - 1 (it
+    /// moves on when the peer's next message brings a new ratchet key). Nothing changes
+    /// on error.
+    pub fn encrypt<R: CryptoRng + ?Sized>(
         &mut self,
         plaintext: &[u8],
+        options: SessionOptions,
         trust: &(impl IdentityTrust + ?Sized),
         now: SystemTime,
+        rng: &mut R,
     ) -> Result<CiphertextMessage> {
         let state = self.current.as_mut().ok_or(Error::NoSession)?;
         if let Some(pending) = &state.pending {
@@ -266,8 +337,16 @@ impl SessionRecord {
                 return Err(Error::SessionExpired);
             }
         }
+        check_policy(state, &options, None)?;
         require_trusted(trust, &state.remote_identity)?;
-        state.encrypt(plaintext)
+        state.encrypt(plaintext, options.addresses.as_ref(), rng)
+    }
+
+    /// Whether the current session runs SPQR (or offers it while negotiating with a peer
+    /// that has not answered yet). `None` without a current session.
+    #[must_use]
+    pub fn current_runs_spqr(&self) -> Option<bool> {
+        self.current.as_ref().map(SessionState::runs_spqr)
     }
 
     /// Decrypts a `SignalMessage`: tries the sessions whose receiving chains know the
@@ -287,13 +366,25 @@ impl SessionRecord {
     ///
     /// # Errors
     ///
+    /// Each session tried plans its SPQR step on the message's `pq_ratchet` (its chain
+    /// jump taken from a second budget of the same size), derives the keys with the SPQR
+    /// key, checks the MAC and the `addresses` against `options.addresses`; the one that
+    /// decrypts commits both its Double Ratchet and its SPQR change. Under
+    /// [`crate::SpqrPolicy::Required`] sessions without SPQR are not tried.
+    ///
+    /// # Errors
+    ///
     /// [`Error::DuplicateMessage`] (reported as soon as a session recognises it),
     /// [`Error::TooFarAhead`], [`Error::ChainExhausted`] (a message numbered 2^32 - 1),
-    /// [`Error::NoSession`], [`Error::DecryptionFailed`], [`Error::UntrustedIdentity`] /
+    /// [`Error::SpqrRequired`] (the policy requires SPQR and no session could try the
+    /// message: it carries no SPQR payload, or the record's sessions have no SPQR; or a
+    /// session that settled on SPQR got a message without a payload), [`Error::NoSession`],
+    /// [`Error::DecryptionFailed`], [`Error::UntrustedIdentity`] /
     /// [`Error::IdentityChanged`].
     pub fn decrypt<R: CryptoRng + ?Sized>(
         &mut self,
         message: &SignalMessage,
+        options: SessionOptions,
         trust: &(impl IdentityTrust + ?Sized),
         rng: &mut R,
     ) -> Result<Zeroizing<Vec<u8>>> {
@@ -302,6 +393,10 @@ impl SessionRecord {
         }
         let mut budget = JumpBudget::new();
         let mut last_error = Error::DecryptionFailed;
+        // Whether the policy set a session aside, and whether any session was tried: a
+        // message no session could even try because of the policy is `SpqrRequired`;
+        // one that sessions tried and refused keeps their error.
+        let (mut set_aside, mut tried) = (false, false);
         // Sessions that know the ratchet key first: a genuine message almost always
         // belongs to one of them, and they need no key agreement.
         for knows_key in [true, false] {
@@ -315,34 +410,53 @@ impl SessionRecord {
                 if state.knows_ratchet_key(message.ratchet_key()) != knows_key {
                     continue;
                 }
-                match state.plan_decrypt(message, &mut budget, rng) {
+                if check_policy(state, &options, Some(message)).is_err() {
+                    set_aside = true;
+                    continue;
+                }
+                tried = true;
+                match state.plan_decrypt(message, options.addresses.as_ref(), &mut budget, rng) {
                     Ok((plaintext, update)) => {
                         require_trusted(trust, &state.remote_identity)?;
-                        self.commit(index, update);
+                        self.commit(index, update)?;
                         return Ok(plaintext);
                     }
                     Err(error @ Error::DuplicateMessage { .. }) => return Err(error),
-                    Err(error @ (Error::TooFarAhead { .. } | Error::ChainExhausted)) => {
+                    Err(
+                        error @ (Error::TooFarAhead { .. }
+                        | Error::ChainExhausted
+                        | Error::SpqrRequired),
+                    ) => {
                         last_error = error;
                     }
                     Err(_) => {}
                 }
             }
         }
+        if set_aside && !tried {
+            return Err(Error::SpqrRequired);
+        }
         Err(last_error)
     }
 
     /// Applies `update` to session `index` (0 = current, i = archived i - 1) and makes it
-    /// current.
-    fn commit(&mut self, index: usize, update: crate::state::Update) {
+    /// current. Nothing changes on error.
+    fn commit(&mut self, index: usize, update: crate::state::Update) -> Result<()> {
         if index == 0 {
-            if let Some(current) = self.current.as_mut() {
-                current.apply(update);
+            self.current
+                .as_mut()
+                .ok_or(Error::NoSession)?
+                .apply(update)?;
+        } else {
+            self.previous
+                .get_mut(index - 1)
+                .ok_or(Error::NoSession)?
+                .apply(update)?;
+            if let Some(state) = self.previous.remove(index - 1) {
+                self.promote(state);
             }
-        } else if let Some(mut state) = self.previous.remove(index - 1) {
-            state.apply(update);
-            self.promote(state);
         }
+        Ok(())
     }
 
     /// Whether a first message belongs to a session this record already has (a
@@ -369,15 +483,19 @@ impl SessionRecord {
 
     /// Decrypts a first message as the responder. If the record already has the session
     /// it belongs to, that session decrypts it; otherwise key agreement runs with
-    /// `prekeys` (the keys named by the message's ids) and, if the inner message
-    /// decrypts, the new session becomes current. Nothing changes on error.
+    /// `prekeys` (the keys named by the message's ids), a new SPQR state starts as
+    /// `options.spqr` says (direction B2A), and, if the inner message decrypts, the new
+    /// session becomes current. The inner message's `addresses`, if it carries them, must
+    /// match `options.addresses`. Nothing changes on error.
     ///
     /// # Errors
     ///
     /// [`Error::MissingPreKeys`] when a new session is needed and `prekeys` is `None`;
     /// [`Error::LegacyVersion`] for a classic message in PQXDH mode
     /// ([`Error::UnknownVersion`] for a PQXDH message in classic mode);
-    /// the errors of key agreement and of [`SessionRecord::decrypt`].
+    /// [`Error::SpqrRequired`] for a first message without an SPQR payload under
+    /// [`crate::SpqrPolicy::Required`] (a peer that runs no SPQR, as libsignal v0.101
+    /// refuses it); the errors of key agreement and of [`SessionRecord::decrypt`].
     #[allow(clippy::too_many_arguments)] // the responder needs each of these
     pub fn decrypt_prekey<R: CryptoRng + ?Sized>(
         &mut self,
@@ -385,6 +503,7 @@ impl SessionRecord {
         local: LocalIdentity<'_>,
         prekeys: Option<ResponderPreKeys<'_>>,
         mode: AgreementMode,
+        options: SessionOptions,
         trust: &(impl IdentityTrust + ?Sized),
         rng: &mut R,
     ) -> Result<PreKeyDecrypted> {
@@ -412,9 +531,14 @@ impl SessionRecord {
             };
             let state = state.ok_or(Error::NoSession)?;
             require_trusted(trust, message.identity_key())?;
-            let (plaintext, update) =
-                state.plan_decrypt(message.message(), &mut JumpBudget::new(), rng)?;
-            self.commit(index, update);
+            check_policy(state, &options, Some(message.message()))?;
+            let (plaintext, update) = state.plan_decrypt(
+                message.message(),
+                options.addresses.as_ref(),
+                &mut JumpBudget::new(),
+                rng,
+            )?;
+            self.commit(index, update)?;
             return Ok(outcome(plaintext, false));
         }
 
@@ -449,6 +573,12 @@ impl SessionRecord {
             mode,
             trust,
         )?;
+        let spqr = new_spqr(
+            &secrets,
+            Direction::B2A,
+            &options,
+            local.identity.identity_key() == *message.identity_key(),
+        )?;
         let state = SessionState {
             version: message.version(),
             local_registration_id: local.registration_id,
@@ -462,11 +592,17 @@ impl SessionRecord {
             sender_chain: ChainKey::new(*secrets.chain_key(), 0),
             receiver_chains: Vec::new(),
             pending: None,
+            spqr,
         };
-        let (plaintext, update) =
-            state.plan_decrypt(message.message(), &mut JumpBudget::new(), rng)?;
+        check_policy(&state, &options, Some(message.message()))?;
+        let (plaintext, update) = state.plan_decrypt(
+            message.message(),
+            options.addresses.as_ref(),
+            &mut JumpBudget::new(),
+            rng,
+        )?;
         let mut state = state;
-        state.apply(update);
+        state.apply(update)?;
         self.promote(state);
         Ok(outcome(plaintext, true))
     }
@@ -503,12 +639,13 @@ impl SessionRecord {
             return Err(Error::InvalidRecord("too large"));
         }
         let mut r = Reader::new(bytes);
-        if r.u8()? != RECORD_FORMAT_VERSION {
+        let format = r.u8()?;
+        if format != RECORD_FORMAT_VERSION && format != RECORD_FORMAT_V1 {
             return Err(Error::InvalidRecord("unknown format version"));
         }
         let current = match r.u8()? {
             0 => None,
-            1 => Some(decode_state(&mut r)?),
+            1 => Some(decode_state(&mut r, format)?),
             _ => return Err(Error::InvalidRecord("bad flag")),
         };
         let count = usize::from(r.u8()?);
@@ -517,7 +654,7 @@ impl SessionRecord {
         }
         let mut previous = VecDeque::with_capacity(count);
         for _ in 0..count {
-            previous.push_back(decode_state(&mut r)?);
+            previous.push_back(decode_state(&mut r, format)?);
         }
         r.finish()?;
         Ok(Self { current, previous })
@@ -585,13 +722,16 @@ fn encode_state(w: &mut Writer, s: &SessionState) {
             w.u64(p.created_at_ms);
         }
     }
+    let spqr = s.spqr.encode();
+    w.u32(u32::try_from(spqr.len()).unwrap_or(u32::MAX));
+    w.bytes(&spqr);
 }
 
 fn public_key(r: &mut Reader<'_>) -> Result<PublicKey> {
     PublicKey::decode(r.take(33)?).map_err(|_| Error::InvalidRecord("bad public key"))
 }
 
-fn decode_state(r: &mut Reader<'_>) -> Result<SessionState> {
+fn decode_state(r: &mut Reader<'_>, format: u8) -> Result<SessionState> {
     let version = r.u8()?;
     if version != PQXDH_MESSAGE_VERSION && version != X3DH_MESSAGE_VERSION {
         return Err(Error::InvalidRecord("bad session version"));
@@ -664,6 +804,18 @@ fn decode_state(r: &mut Reader<'_>) -> Result<SessionState> {
         }
         _ => return Err(Error::InvalidRecord("bad flag")),
     };
+    let spqr = if format == RECORD_FORMAT_V1 {
+        SpqrState::disabled()
+    } else {
+        let len = usize::try_from(r.u32()?).unwrap_or(usize::MAX);
+        if len > hush_spqr::limits::MAX_STATE_LEN {
+            return Err(Error::InvalidRecord("SPQR state too large"));
+        }
+        SpqrState::decode(r.take(len)?).map_err(|_| Error::InvalidRecord("bad SPQR state"))?
+    };
+    if version == X3DH_MESSAGE_VERSION && spqr.version() != hush_spqr::Version::V0 {
+        return Err(Error::InvalidRecord("SPQR state in a classic X3DH session"));
+    }
     Ok(SessionState {
         version,
         local_registration_id,
@@ -677,6 +829,7 @@ fn decode_state(r: &mut Reader<'_>) -> Result<SessionState> {
         sender_chain,
         receiver_chains,
         pending,
+        spqr,
     })
 }
 

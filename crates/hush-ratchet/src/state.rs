@@ -1,10 +1,12 @@
-//! One session's Double Ratchet state, with compute-then-commit decryption.
+//! One session's Double Ratchet and SPQR state, with compute-then-commit encryption
+//! and decryption.
 
 use std::collections::VecDeque;
 
 use hush_core::cipher::{aes256_cbc_decrypt, aes256_cbc_encrypt};
 use hush_core::rng::CryptoRng;
 use hush_core::{IdentityKey, KemCiphertext, KeyPair, PublicKey};
+use hush_spqr::{MessageKey, RecvPlan, SpqrState};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -12,7 +14,7 @@ use crate::keys::{ChainKey, MessageKeySeed, RootKey};
 use crate::limits::{
     MAX_FORWARD_JUMP, MAX_RECEIVER_CHAINS, MAX_SKIPPED_MESSAGE_KEYS, MAX_TOTAL_FORWARD_JUMP,
 };
-use crate::message::{CiphertextMessage, PreKeySignalMessage, SignalMessage};
+use crate::message::{CiphertextMessage, PreKeySignalMessage, SessionAddresses, SignalMessage};
 
 /// One receiving chain: the other side's ratchet key, where the chain stands, and the
 /// seeds of messages skipped in it (oldest first).
@@ -51,14 +53,18 @@ pub(crate) struct SessionState {
     /// Oldest first.
     pub(crate) receiver_chains: Vec<ReceiverChain>,
     pub(crate) pending: Option<PendingPreKey>,
+    /// The session's SPQR state ([`SpqrState::disabled`] when it runs none).
+    pub(crate) spqr: SpqrState,
 }
 
 /// What is left of one decryption's work: the forward jumps of every session it tries
-/// add up to at most [`MAX_TOTAL_FORWARD_JUMP`] (issue 16, item 12). A session whose jump
-/// does not fit is refused before it runs a key agreement or a chain step.
+/// add up to at most [`MAX_TOTAL_FORWARD_JUMP`] (issue 16, item 12), in the Double
+/// Ratchet's chains and, separately, in the SPQR chains. A session whose jump does not
+/// fit is refused before it runs a key agreement or a chain step.
 #[derive(Debug)]
 pub(crate) struct JumpBudget {
     left: u32,
+    spqr_left: u32,
 }
 
 impl JumpBudget {
@@ -66,6 +72,7 @@ impl JumpBudget {
     pub(crate) const fn new() -> Self {
         Self {
             left: MAX_TOTAL_FORWARD_JUMP,
+            spqr_left: MAX_TOTAL_FORWARD_JUMP,
         }
     }
 
@@ -81,8 +88,15 @@ impl JumpBudget {
     }
 }
 
-/// What a successful decryption changes, computed before anything is changed.
-pub(crate) enum Update {
+/// What a successful decryption changes, computed before anything is changed: the
+/// Double Ratchet's part and the SPQR state's.
+pub(crate) struct Update {
+    ratchet: RatchetUpdate,
+    spqr: RecvPlan,
+}
+
+/// The Double Ratchet's part of an [`Update`].
+enum RatchetUpdate {
     /// A skipped key was used: remove it.
     UsedSkipped { chain: usize, counter: u32 },
     /// An existing receiving chain moved forward.
@@ -103,12 +117,42 @@ pub(crate) enum Update {
     },
 }
 
+/// What SPQR errors mean for a message: a missing payload where SPQR is required is
+/// [`Error::SpqrRequired`]; a jump too far ahead and an exhausted chain keep their
+/// meaning; everything else refuses the message without saying why, as a bad MAC does.
+pub(crate) fn spqr_error(error: hush_spqr::Error) -> Error {
+    match error {
+        hush_spqr::Error::MinimumVersion | hush_spqr::Error::VersionMismatch => Error::SpqrRequired,
+        hush_spqr::Error::TooFarAhead { jump, .. } => Error::TooFarAhead { jump },
+        hush_spqr::Error::ChainExhausted => Error::ChainExhausted,
+        _ => Error::DecryptionFailed,
+    }
+}
+
 impl SessionState {
-    /// Encrypts one message and moves the sending chain on.
-    pub(crate) fn encrypt(&mut self, plaintext: &[u8]) -> Result<CiphertextMessage> {
+    /// Whether the session runs SPQR (or still offers it, while negotiating).
+    pub(crate) fn runs_spqr(&self) -> bool {
+        self.spqr.version() != hush_spqr::Version::V0
+    }
+
+    /// Encrypts one message and moves the sending chain and the SPQR state on. The SPQR
+    /// send is the only randomness drawn (64 bytes when the braid samples a key pair, 32
+    /// when it encapsulates, none otherwise). A first message carries `addresses` when
+    /// given. Nothing changes on error.
+    pub(crate) fn encrypt<R: CryptoRng + ?Sized>(
+        &mut self,
+        plaintext: &[u8],
+        addresses: Option<&SessionAddresses>,
+        rng: &mut R,
+    ) -> Result<CiphertextMessage> {
         let (seed, next) = self.sender_chain.step()?;
-        let keys = seed.derive()?;
+        let plan = self.spqr.plan_send(rng).map_err(spqr_error)?;
+        let keys = seed.derive(plan.message_key().map(MessageKey::as_bytes))?;
         let body = aes256_cbc_encrypt(&keys.cipher_key, &keys.iv, plaintext);
+        let addresses = match (&self.pending, addresses) {
+            (Some(_), Some(addresses)) => Some(addresses.outgoing()),
+            _ => None,
+        };
         let message = SignalMessage::new(
             self.version,
             &keys.mac_key,
@@ -116,6 +160,8 @@ impl SessionState {
             seed.counter(),
             self.previous_counter,
             body,
+            plan.payload(),
+            addresses,
             &self.local_identity,
             &self.remote_identity,
         );
@@ -132,6 +178,9 @@ impl SessionState {
             )),
             None => CiphertextMessage::Signal(message),
         };
+        self.spqr
+            .apply_send(plan)
+            .map_err(|_| Error::InvalidRecord("SPQR plan does not match the session"))?;
         self.sender_chain = next;
         Ok(out)
     }
@@ -145,12 +194,15 @@ impl SessionState {
 
     /// Decrypts without changing anything; returns the plaintext and the change to
     /// commit. Draws 32 bytes from `rng` only when the message starts a new receiving
-    /// chain and has authenticated (libsignal draws the same key at the same point of a
-    /// successful decryption). The message's forward jump is taken from `budget` before
-    /// any key agreement or chain step.
+    /// chain and has authenticated (libsignal draws the same key in a successful
+    /// decryption; SPQR's receive draws nothing). The message's forward jumps, in the
+    /// Double Ratchet chain and in the SPQR chain, are taken from `budget` before any key
+    /// agreement or chain step. `addresses` are checked against the message's field
+    /// after the MAC.
     pub(crate) fn plan_decrypt<R: CryptoRng + ?Sized>(
         &self,
         message: &SignalMessage,
+        addresses: Option<&SessionAddresses>,
         budget: &mut JumpBudget,
         rng: &mut R,
     ) -> Result<(Zeroizing<Vec<u8>>, Update)> {
@@ -172,24 +224,30 @@ impl SessionState {
                         .iter()
                         .find(|seed| seed.counter() == counter)
                         .ok_or(Error::DuplicateMessage { counter })?;
-                    let plaintext = self.open(message, seed)?;
+                    let (plaintext, spqr) = self.open(message, seed, addresses, budget)?;
                     return Ok((
                         plaintext,
-                        Update::UsedSkipped {
-                            chain: index,
-                            counter,
+                        Update {
+                            ratchet: RatchetUpdate::UsedSkipped {
+                                chain: index,
+                                counter,
+                            },
+                            spqr,
                         },
                     ));
                 }
                 budget.spend(counter.saturating_sub(chain.chain_key.index()))?;
                 let (seed, chain_key, skipped) = advance(&chain.chain_key, counter)?;
-                let plaintext = self.open(message, &seed)?;
+                let (plaintext, spqr) = self.open(message, &seed, addresses, budget)?;
                 Ok((
                     plaintext,
-                    Update::Advance {
-                        chain: index,
-                        chain_key,
-                        skipped,
+                    Update {
+                        ratchet: RatchetUpdate::Advance {
+                            chain: index,
+                            chain_key,
+                            skipped,
+                        },
+                        spqr,
                     },
                 ))
             }
@@ -201,45 +259,70 @@ impl SessionState {
                     .root_key
                     .create_chain(message.ratchet_key(), self.sender_ratchet.private_key())?;
                 let (seed, chain_key, skipped) = advance(&receiving, counter)?;
-                let plaintext = self.open(message, &seed)?;
+                let (plaintext, spqr) = self.open(message, &seed, addresses, budget)?;
                 let sender_ratchet = KeyPair::generate(rng);
                 let (root_key, sender_chain) =
                     root_key.create_chain(message.ratchet_key(), sender_ratchet.private_key())?;
                 Ok((
                     plaintext,
-                    Update::Ratchet {
-                        ratchet_key: *message.ratchet_key(),
-                        chain_key,
-                        skipped,
-                        root_key,
-                        sender_ratchet,
-                        sender_chain,
+                    Update {
+                        ratchet: RatchetUpdate::Ratchet {
+                            ratchet_key: *message.ratchet_key(),
+                            chain_key,
+                            skipped,
+                            root_key,
+                            sender_ratchet,
+                            sender_chain,
+                        },
+                        spqr,
                     },
                 ))
             }
         }
     }
 
-    /// MAC first, then decrypt.
-    fn open(&self, message: &SignalMessage, seed: &MessageKeySeed) -> Result<Zeroizing<Vec<u8>>> {
-        let keys = seed.derive()?;
-        if !message.verify_mac(&keys.mac_key, &self.remote_identity, &self.local_identity) {
+    /// Plans the SPQR receive (its chain jump taken from `budget`), derives the message
+    /// keys with the SPQR key as salt, checks the MAC, then the `addresses`, then
+    /// decrypts.
+    fn open(
+        &self,
+        message: &SignalMessage,
+        seed: &MessageKeySeed,
+        addresses: Option<&SessionAddresses>,
+        budget: &mut JumpBudget,
+    ) -> Result<(Zeroizing<Vec<u8>>, RecvPlan)> {
+        let spqr = self
+            .spqr
+            .plan_recv_bounded(message.pq_ratchet(), budget.spqr_left)
+            .map_err(spqr_error)?;
+        budget.spqr_left = budget.spqr_left.saturating_sub(spqr.chain_steps());
+        let keys = seed.derive(spqr.message_key().map(MessageKey::as_bytes))?;
+        if !message.verify_mac(&keys.mac_key, &self.remote_identity, &self.local_identity)
+            || !message.addresses_match(addresses)
+        {
             return Err(Error::DecryptionFailed);
         }
-        aes256_cbc_decrypt(&keys.cipher_key, &keys.iv, message.body())
-            .map_err(|_| Error::DecryptionFailed)
+        let plaintext = aes256_cbc_decrypt(&keys.cipher_key, &keys.iv, message.body())
+            .map_err(|_| Error::DecryptionFailed)?;
+        Ok((plaintext, spqr))
     }
 
-    /// Commits a planned change. Any message from the other side acknowledges the
-    /// session, so the pending first-message data is dropped.
-    pub(crate) fn apply(&mut self, update: Update) {
-        match update {
-            Update::UsedSkipped { chain, counter } => {
+    /// Commits a planned change: the SPQR state's first (the only part that can refuse,
+    /// and only a plan this state did not make), then the Double Ratchet's. Any message
+    /// from the other side acknowledges the session, so the pending first-message data
+    /// is dropped. Nothing changes on error.
+    pub(crate) fn apply(&mut self, update: Update) -> Result<()> {
+        let Update { ratchet, spqr } = update;
+        self.spqr
+            .apply_recv(spqr)
+            .map_err(|_| Error::InvalidRecord("SPQR plan does not match the session"))?;
+        match ratchet {
+            RatchetUpdate::UsedSkipped { chain, counter } => {
                 if let Some(chain) = self.receiver_chains.get_mut(chain) {
                     chain.skipped.retain(|seed| seed.counter() != counter);
                 }
             }
-            Update::Advance {
+            RatchetUpdate::Advance {
                 chain,
                 chain_key,
                 skipped,
@@ -249,7 +332,7 @@ impl SessionState {
                     store_skipped(&mut chain.skipped, skipped);
                 }
             }
-            Update::Ratchet {
+            RatchetUpdate::Ratchet {
                 ratchet_key,
                 chain_key,
                 skipped,
@@ -274,6 +357,7 @@ impl SessionState {
             }
         }
         self.pending = None;
+        Ok(())
     }
 }
 

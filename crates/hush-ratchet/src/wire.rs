@@ -12,9 +12,13 @@ pub(crate) struct SignalMessage {
     pub(crate) previous_counter: Option<u32>,
     #[prost(bytes = "vec", optional, tag = "4")]
     pub(crate) ciphertext: Option<Vec<u8>>,
-    /// SPQR's message part; absent while SPQR is off.
+    /// SPQR's message part; absent when empty (SPQR off).
     #[prost(bytes = "vec", optional, tag = "5")]
     pub(crate) pq_ratchet: Option<Vec<u8>>,
+    /// Sender and recipient service ids and device ids (36 bytes), only inside a first
+    /// message and only when both names are service ids.
+    #[prost(bytes = "vec", optional, tag = "6")]
+    pub(crate) addresses: Option<Vec<u8>>,
 }
 
 /// libsignal's `PreKeySignalMessage`.

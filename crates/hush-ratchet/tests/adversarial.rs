@@ -21,6 +21,7 @@ use hush_ratchet::limits::MAX_FORWARD_JUMP;
 use hush_ratchet::{
     CiphertextMessage, Error, MAC_LENGTH, PreKeySignalMessage, SessionRecord, SignalMessage,
 };
+use hush_ratchet::{SessionOptions, SpqrPolicy};
 use hush_test_support::test_rng;
 use hush_x3dh::{AgreementMode, ResponderPreKeys, Trust, TrustAll};
 use rand_core::Rng;
@@ -100,6 +101,7 @@ fn receive_first_message(c: &mut Conversation, bytes: &[u8]) -> Result<Vec<u8>, 
             c.bob.local(),
             Some(keys),
             c.mode,
+            SessionOptions::default(),
             &TrustAll,
             &mut c.rng,
         )
@@ -247,10 +249,11 @@ fn send_many(c: &mut Conversation, from: Side, count: u32, keep: &[u32]) -> Vec<
 }
 
 /// On a chain Bob already has (at index 1), a counter 25 001 ahead is `TooFarAhead` and
-/// changes nothing; 25 000 ahead decrypts.
+/// changes nothing; 25 000 ahead decrypts. (SPQR off: its own chain's limit is tested
+/// below.)
 #[test]
 fn a_jump_over_the_limit_on_an_existing_chain_is_too_far_ahead() {
-    let mut c = Conversation::established(4);
+    let mut c = Conversation::established_with(4, SessionOptions::new(SpqrPolicy::Off));
     c.exchange(Side::Alice, b"chain index 0");
     let limit = MAX_FORWARD_JUMP;
     assert_eq!(limit, 25_000);
@@ -270,7 +273,7 @@ fn a_jump_over_the_limit_on_an_existing_chain_is_too_far_ahead() {
 /// (rejected before any ratchet step is committed), 25 000 decrypts.
 #[test]
 fn a_jump_over_the_limit_on_a_new_chain_is_too_far_ahead() {
-    let mut c = Conversation::established(5);
+    let mut c = Conversation::established_with(5, SessionOptions::new(SpqrPolicy::Off));
     // Bob's answer was on his first chain; Alice's reply makes him step again.
     c.exchange(Side::Alice, b"make Bob step");
     let limit = MAX_FORWARD_JUMP;
@@ -282,6 +285,27 @@ fn a_jump_over_the_limit_on_a_new_chain_is_too_far_ahead() {
     );
     assert_eq!(c.receive(Side::Alice, at_limit).unwrap().as_slice(), b"far");
     assert_eq!(c.receive(Side::Alice, over).unwrap().as_slice(), b"far");
+}
+
+/// With SPQR on, the SPQR chain has its own limit, libsignal's: a message whose SPQR key
+/// is more than 25 000 past the last one its receiver derived is refused. Its keys are
+/// numbered across the Double Ratchet's chains and start at 1, so in one chain the
+/// combined limit is a Double Ratchet jump of 24 999 — what libsignal v0.101 accepts too.
+/// The refused message changes nothing and the one at the limit decrypts.
+#[test]
+fn a_jump_over_the_spqr_limit_is_too_far_ahead() {
+    let mut c = Conversation::established(6);
+    c.exchange(Side::Alice, b"chain index 0");
+    let limit = MAX_FORWARD_JUMP;
+    // Bob's Double Ratchet chain stands at index 1, his SPQR chain at key 2.
+    let kept = send_many(&mut c, Side::Alice, limit + 1, &[limit, limit + 1]);
+    let (at_limit, over) = (&kept[0], &kept[1]);
+    assert_eq!(
+        c.rejects(Side::Bob, over),
+        Error::TooFarAhead { jump: limit + 1 }
+    );
+    assert_eq!(c.receive(Side::Bob, at_limit).unwrap().as_slice(), b"far");
+    assert_eq!(c.receive(Side::Bob, over).unwrap().as_slice(), b"far");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -296,7 +320,7 @@ fn a_jump_over_the_limit_on_a_new_chain_is_too_far_ahead() {
 #[test]
 fn a_chain_at_its_last_index_is_exhausted_instead_of_wrapping() {
     use hush_test_support::ratchet::{
-        signal_message, with_receiver_chain_index, with_sender_chain_index,
+        signal_message_with, spqr_none_payload, with_receiver_chain_index, with_sender_chain_index,
     };
     let mut c = Conversation::established(40);
     c.exchange(Side::Alice, b"a new chain of Alice's");
@@ -328,14 +352,21 @@ fn a_chain_at_its_last_index_is_exhausted_instead_of_wrapping() {
     let before = c.record_bytes(Side::Alice);
     let refused = c
         .alice_record
-        .encrypt(b"one too many", &TrustAll, c.now)
+        .encrypt(
+            b"one too many",
+            SessionOptions::default(),
+            &TrustAll,
+            c.now,
+            &mut c.rng,
+        )
         .unwrap_err();
     assert_eq!(refused, Error::ChainExhausted);
     assert_eq!(c.record_bytes(Side::Alice), before);
 
     // Bob's chain stands there too: a message numbered 2^32 - 1 (a forgery: no genuine
     // sender can make one) is refused before any MAC is computed, record unchanged.
-    let forged = signal_message(4, &ratchet_key, last, 0, &[0; 16], [0; 8]);
+    let payload = spqr_none_payload(1, 1_000);
+    let forged = signal_message_with(4, &ratchet_key, last, 0, &[0; 16], &payload, None, [0; 8]);
     assert_eq!(
         c.rejects_bytes(Side::Bob, 2, &forged),
         Error::ChainExhausted
@@ -426,11 +457,10 @@ fn every_truncation_is_a_decode_error() {
     c.exchange(Side::Bob, b"answer");
     let message = c.send(Side::Alice, &[7; 100]);
     for len in 0..message.encode().len() {
+        // A prefix that ends where a field of the protobuf ends (before the SPQR payload,
+        // 8 bytes on) still decodes, its last 8 bytes taken for the MAC, and fails the MAC
+        // check; every other prefix fails to decode. Either way the record is unchanged.
         let prefix = &message.encode()[..len];
-        assert!(
-            SignalMessage::decode(prefix).is_err(),
-            "prefix of {len} bytes decoded"
-        );
         c.rejects_bytes(Side::Bob, 2, prefix);
     }
     assert_eq!(
@@ -485,7 +515,12 @@ fn a_signal_message_without_its_session_is_refused() {
     let before = empty.encode();
     let signal = expect_signal(&message);
     assert_eq!(
-        empty.decrypt(signal, &TrustAll, &mut test_rng(1)),
+        empty.decrypt(
+            signal,
+            SessionOptions::default(),
+            &TrustAll,
+            &mut test_rng(1)
+        ),
         Err(Error::NoSession)
     );
     assert_eq!(empty.encode(), before);
@@ -525,9 +560,15 @@ fn refused_with_keys(
     keys: Option<ResponderPreKeys<'_>>,
 ) -> Error {
     let before = c.bob_record.encode();
-    let result =
-        c.bob_record
-            .decrypt_prekey(message, c.bob.local(), keys, c.mode, &TrustAll, &mut c.rng);
+    let result = c.bob_record.decrypt_prekey(
+        message,
+        c.bob.local(),
+        keys,
+        c.mode,
+        SessionOptions::default(),
+        &TrustAll,
+        &mut c.rng,
+    );
     assert_eq!(c.bob_record.encode(), before, "record changed");
     result.expect_err("decrypted with the wrong prekeys")
 }
@@ -601,6 +642,7 @@ fn wrong_or_missing_prekeys_are_refused() {
             c.bob.local(),
             Some(right),
             c.mode,
+            SessionOptions::default(),
             &TrustAll,
             &mut c.rng,
         )
@@ -654,6 +696,7 @@ fn untrusted_and_changed_identities_are_distinct_errors_and_change_nothing() {
             c.bob.local(),
             Some(keys),
             c.mode,
+            SessionOptions::default(),
             &trust,
             &mut c.rng,
         );
@@ -664,16 +707,24 @@ fn untrusted_and_changed_identities_are_distinct_errors_and_change_nothing() {
         let before = c.alice_record.encode();
         let trust = distrust(bob_identity, decision);
         assert_eq!(
-            c.alice_record.encrypt(b"x", &trust, c.now).unwrap_err(),
+            c.alice_record
+                .encrypt(b"x", SessionOptions::default(), &trust, c.now, &mut c.rng)
+                .unwrap_err(),
             expected
         );
         assert_eq!(c.alice_record.encode(), before);
 
         // Alice, initiating a new session from Bob's bundle.
         let bundle = c.bob.bundle(c.mode, true, &mut c.rng);
-        let result =
-            c.alice_record
-                .initiate(c.alice.local(), &bundle, c.mode, &trust, c.now, &mut c.rng);
+        let result = c.alice_record.initiate(
+            c.alice.local(),
+            &bundle,
+            c.mode,
+            SessionOptions::default(),
+            &trust,
+            c.now,
+            &mut c.rng,
+        );
         assert_eq!(result.unwrap_err(), expected);
         assert_eq!(c.alice_record.encode(), before);
     }
@@ -700,6 +751,7 @@ fn untrusted_and_changed_identities_are_distinct_errors_and_change_nothing() {
             c.bob.local(),
             None,
             c.mode,
+            SessionOptions::default(),
             &trust,
             &mut c.rng,
         );
@@ -707,7 +759,7 @@ fn untrusted_and_changed_identities_are_distinct_errors_and_change_nothing() {
         let signal = signal_of(&message);
         assert_eq!(
             c.bob_record
-                .decrypt(signal, &trust, &mut c.rng)
+                .decrypt(signal, SessionOptions::default(), &trust, &mut c.rng)
                 .unwrap_err(),
             expected
         );
@@ -724,6 +776,7 @@ fn untrusted_and_changed_identities_are_distinct_errors_and_change_nothing() {
             c.bob.local(),
             None,
             c.mode,
+            SessionOptions::default(),
             &TrustAll,
             &mut c.rng,
         )
@@ -759,6 +812,7 @@ fn classic_and_pqxdh_never_mix() {
         c.bob.local(),
         Some(keys),
         AgreementMode::Pqxdh,
+        SessionOptions::default(),
         &TrustAll,
         &mut c.rng,
     );
@@ -779,6 +833,7 @@ fn classic_and_pqxdh_never_mix() {
         local,
         &with_kem,
         AgreementMode::ClassicX3dh,
+        SessionOptions::default(),
         &TrustAll,
         p.now,
         &mut p.rng,
@@ -791,6 +846,7 @@ fn classic_and_pqxdh_never_mix() {
         local,
         &without_kem,
         AgreementMode::Pqxdh,
+        SessionOptions::default(),
         &TrustAll,
         p.now,
         &mut p.rng,
@@ -806,6 +862,7 @@ fn classic_and_pqxdh_never_mix() {
         local,
         &no_id,
         AgreementMode::Pqxdh,
+        SessionOptions::default(),
         &TrustAll,
         p.now,
         &mut p.rng,
@@ -870,7 +927,15 @@ fn classic_x3dh_end_to_end_when_both_sides_opt_in() {
 fn unacknowledged_sessions_expire_after_thirty_days() {
     let mut c = Conversation::new(18);
     let start = c.now;
-    let encrypt_at = |record: &mut SessionRecord, at| record.encrypt(b"late", &TrustAll, at);
+    let encrypt_at = |record: &mut SessionRecord, at| {
+        record.encrypt(
+            b"late",
+            SessionOptions::default(),
+            &TrustAll,
+            at,
+            &mut test_rng(9),
+        )
+    };
     let mut probe = c.alice_record.clone();
     assert_eq!(
         encrypt_at(&mut probe, start + 29 * DAY)
@@ -957,7 +1022,11 @@ fn rejected_messages_draw_no_randomness() {
         let Ok(forged) = forged else { continue };
         let mut rng = hush_test_support::ReplayRng::new(Vec::new());
         let before = c.bob_record.encode();
-        assert!(c.bob_record.decrypt(&forged, &TrustAll, &mut rng).is_err());
+        assert!(
+            c.bob_record
+                .decrypt(&forged, SessionOptions::default(), &TrustAll, &mut rng)
+                .is_err()
+        );
         assert!(
             !rng.overrun(),
             "byte {position}: a rejected message drew randomness"
@@ -965,14 +1034,228 @@ fn rejected_messages_draw_no_randomness() {
         assert_eq!(c.bob_record.encode(), before);
     }
     let mut rng = hush_test_support::ReplayRng::new(vec![0x42; 32]);
-    let plaintext = c.bob_record.decrypt(signal, &TrustAll, &mut rng).unwrap();
+    let plaintext = c
+        .bob_record
+        .decrypt(signal, SessionOptions::default(), &TrustAll, &mut rng)
+        .unwrap();
     assert_eq!(plaintext.as_slice(), b"opens a chain");
     assert_eq!((rng.remaining(), rng.overrun()), (0, false));
     // A message on an existing chain draws nothing.
     let next = c.send(Side::Alice, b"same chain");
     let mut rng = hush_test_support::ReplayRng::new(Vec::new());
     c.bob_record
-        .decrypt(expect_signal(&next), &TrustAll, &mut rng)
+        .decrypt(
+            expect_signal(&next),
+            SessionOptions::default(),
+            &TrustAll,
+            &mut rng,
+        )
         .unwrap();
     assert!(!rng.overrun());
+}
+
+// ---------------------------------------------------------------------------------------
+// The post-quantum ratchet (SPQR) part of a message (issue 17)
+// ---------------------------------------------------------------------------------------
+
+/// `message` with its SPQR payload replaced by `payload` and its MAC kept: what a
+/// forger who cannot compute a MAC sends.
+fn with_payload(message: &SignalMessage, payload: &[u8]) -> Vec<u8> {
+    let wire = message.encode();
+    let mac: [u8; MAC_LENGTH] = wire[wire.len() - MAC_LENGTH..].try_into().unwrap();
+    hush_test_support::ratchet::signal_message_with(
+        message.version(),
+        &message.ratchet_key().encode(),
+        message.counter(),
+        message.previous_counter(),
+        message.body(),
+        payload,
+        message.addresses(),
+        mac,
+    )
+}
+
+/// Every damage to the SPQR payload of a genuine message is refused with the record
+/// byte-identical (`rejects` checks it), whether SPQR refuses it before the MAC (an epoch
+/// the receiver cannot be in, a malformed payload, a key index too far ahead, a missing
+/// payload under the default policy) or the MAC does (a changed chunk, index or type); a
+/// replay is a duplicate. The genuine message decrypts afterwards.
+#[test]
+fn damaged_spqr_payloads_are_refused_and_change_nothing() {
+    let mut c = Conversation::established(50);
+    // Bob is the ciphertext side: after a few messages Alice's payloads carry chunks of
+    // her ML-KEM header.
+    let message = c.send(Side::Alice, b"with a header chunk");
+    let signal = expect_signal(&message).clone();
+    let payload = signal.pq_ratchet().to_vec();
+    assert!(payload.len() > 32, "a chunk: {}", hex::encode(&payload));
+    assert_eq!(payload[0], 1, "version 1");
+
+    let mut wrong_epoch = payload.clone();
+    wrong_epoch[1] = 5;
+    let mut changed_chunk = payload.clone();
+    *changed_chunk.last_mut().unwrap() ^= 1;
+    let mut changed_index = payload.clone();
+    changed_index[2] ^= 1;
+    let mut changed_type = payload.clone();
+    changed_type[3] = 5; // Ct1 instead of Hdr
+    let far_index = hush_test_support::ratchet::spqr_none_payload(1, 30_000);
+    let cases: [(&str, Vec<u8>, Option<Error>); 7] = [
+        ("wrong epoch", wrong_epoch, None),
+        (
+            "changed chunk",
+            changed_chunk,
+            Some(Error::DecryptionFailed),
+        ),
+        ("changed index", changed_index, None),
+        ("changed type", changed_type, None),
+        (
+            "truncated",
+            payload[..3].to_vec(),
+            Some(Error::DecryptionFailed),
+        ),
+        (
+            "key index too far ahead",
+            far_index,
+            Some(Error::TooFarAhead { jump: 29_999 }),
+        ),
+        ("no payload", Vec::new(), Some(Error::SpqrRequired)),
+    ];
+    for (what, damaged, expected) in cases {
+        let error = c.rejects_bytes(Side::Bob, 2, &with_payload(&signal, &damaged));
+        if let Some(expected) = expected {
+            assert_eq!(error, expected, "{what}");
+        }
+    }
+    assert_eq!(
+        c.receive(Side::Bob, &message).unwrap().as_slice(),
+        b"with a header chunk"
+    );
+    // A replay of it, and of it with another payload, is refused unchanged.
+    assert_eq!(
+        c.rejects(Side::Bob, &message),
+        Error::DuplicateMessage {
+            counter: signal.counter()
+        }
+    );
+}
+
+/// The `addresses` field of a first message (libsignal v0.101): produced when both ends
+/// are named by service ids, and checked after the MAC. A receiver that sees other
+/// addresses, or has none to compare, refuses the message with the record unchanged
+/// (as a failed MAC); the one with the right addresses accepts it. A message without the
+/// field is accepted whatever the receiver's addresses.
+#[test]
+fn first_message_addresses_are_produced_and_checked() {
+    use hush_ratchet::{ServiceAddress, SessionAddresses};
+    let alice = ServiceAddress::parse("e6c1a6f1-8d7b-4d35-9a48-6a4b5f1f0a01", 1).unwrap();
+    let bob = ServiceAddress::parse("0c3a1b8e-52a4-4e0f-8b1d-2f6a9e7c4b02", 2).unwrap();
+    let bob_pni = ServiceAddress::parse("PNI:0c3a1b8e-52a4-4e0f-8b1d-2f6a9e7c4b02", 2).unwrap();
+    let alice_view = SessionAddresses {
+        local: alice,
+        remote: bob,
+    };
+    let mut c = Conversation::new(51);
+    c.options = SessionOptions::default().with_addresses(Some(alice_view));
+    let first = c.send(Side::Alice, b"to bob's aci");
+    let carried = expect_prekey(&first)
+        .message()
+        .addresses()
+        .unwrap()
+        .to_vec();
+    // Alice's service id and device, then Bob's: written out from the names.
+    let mut expected = vec![0x00];
+    expected.extend(hex::decode("e6c1a6f18d7b4d359a486a4b5f1f0a01").unwrap());
+    expected.push(1);
+    expected.push(0x00);
+    expected.extend(hex::decode("0c3a1b8e52a44e0f8b1d2f6a9e7c4b02").unwrap());
+    expected.push(2);
+    assert_eq!(carried, expected);
+
+    for wrong in [
+        None,
+        Some(SessionAddresses {
+            local: bob_pni,
+            remote: alice,
+        }),
+        Some(SessionAddresses {
+            local: bob,
+            remote: ServiceAddress::parse("e6c1a6f1-8d7b-4d35-9a48-6a4b5f1f0a01", 3).unwrap(),
+        }),
+    ] {
+        c.options = SessionOptions::default().with_addresses(wrong);
+        assert_eq!(c.rejects(Side::Bob, &first), Error::DecryptionFailed);
+    }
+    c.options = SessionOptions::default().with_addresses(Some(SessionAddresses {
+        local: bob,
+        remote: alice,
+    }));
+    assert_eq!(
+        c.receive(Side::Bob, &first).unwrap().as_slice(),
+        b"to bob's aci"
+    );
+    // Answers are SignalMessages: they carry no addresses.
+    let answer = c.send(Side::Bob, b"answer");
+    assert!(expect_signal(&answer).addresses().is_none());
+
+    // Without service-id names nothing is sent, and nothing is checked.
+    let mut plain = Conversation::new(52);
+    let first = plain.send(Side::Alice, b"no names");
+    assert!(expect_prekey(&first).message().addresses().is_none());
+    plain.options = SessionOptions::default().with_addresses(Some(SessionAddresses {
+        local: bob,
+        remote: alice,
+    }));
+    assert_eq!(
+        plain.receive(Side::Bob, &first).unwrap().as_slice(),
+        b"no names"
+    );
+}
+
+/// A first message of a peer that runs no SPQR (libsignal v0.91 without SPQR, hush under
+/// `Off`) is refused under the default policy with `SpqrRequired` and nothing changes
+/// (libsignal v0.101 refuses it too); under `Allowed` it is accepted and the session
+/// settles on no SPQR.
+#[test]
+fn a_peer_without_spqr_is_refused_unless_allowed() {
+    let mut c = Conversation::configured(
+        53,
+        AgreementMode::Pqxdh,
+        KemKeyType::Kyber1024,
+        true,
+        SessionOptions::new(SpqrPolicy::Off),
+    );
+    let first = c.send(Side::Alice, b"from an old peer");
+    assert!(expect_prekey(&first).message().pq_ratchet().is_empty());
+    c.options = SessionOptions::default();
+    assert_eq!(c.rejects(Side::Bob, &first), Error::SpqrRequired);
+    assert!(!c.bob_record.has_current_session());
+    c.options = SessionOptions::new(SpqrPolicy::Allowed);
+    assert_eq!(
+        c.receive(Side::Bob, &first).unwrap().as_slice(),
+        b"from an old peer"
+    );
+    assert_eq!(c.bob_record.current_runs_spqr(), Some(false));
+    let answer = c.send(Side::Bob, b"no SPQR either");
+    assert!(expect_signal(&answer).pq_ratchet().is_empty());
+}
+
+/// Under the default policy, a record holding a session without SPQR (archived) and one
+/// with it (current): a message of the old session is refused as `SpqrRequired` (no
+/// session may take it), a forgery with an SPQR payload is refused as the sessions that
+/// tried it say (`DecryptionFailed`), and neither changes the record.
+#[test]
+fn the_policy_error_is_reported_only_when_no_session_could_try() {
+    let mut c = Conversation::established_with(54, SessionOptions::new(SpqrPolicy::Off));
+    let old = c.send(Side::Bob, b"from the session without SPQR");
+    c.options = SessionOptions::default();
+    c.alice_initiates(true);
+    assert_eq!(c.alice_record.archived_sessions(), 1);
+    assert_eq!(c.rejects(Side::Alice, &old), Error::SpqrRequired);
+    let signal = expect_signal(&old);
+    let forged = with_payload(signal, &hush_test_support::ratchet::spqr_none_payload(1, 1));
+    assert_eq!(
+        c.rejects_bytes(Side::Alice, 2, &forged),
+        Error::DecryptionFailed
+    );
 }

@@ -12,12 +12,13 @@
 
 mod common;
 
-use common::{Conversation, Side, expect_prekey, expect_signal};
+use common::{Conversation, Side, expect_prekey, expect_signal, signal_of};
 use hush_core::KemKeyType;
 use hush_ratchet::{
     CiphertextMessage, Error, PreKeySignalMessage, RECORD_FORMAT_VERSION, SessionRecord,
     SignalMessage,
 };
+use hush_ratchet::{SessionOptions, SpqrPolicy};
 use hush_test_support::test_rng;
 use hush_x3dh::{AgreementMode, TrustAll};
 use proptest::prelude::*;
@@ -99,12 +100,22 @@ fn every_prefix_of_a_message_is_an_error() {
     for message in real_messages() {
         let bytes = message.encode();
         for len in 0..bytes.len() {
-            assert!(
-                CiphertextMessage::decode(message.message_type(), &bytes[..len]).is_err(),
-                "type {} prefix of {len}/{} bytes decoded",
-                message.message_type(),
-                bytes.len()
-            );
+            // The one prefix that decodes: a `SignalMessage` cut 8 bytes after its last
+            // field before the SPQR payload (those 8 bytes read as the MAC). It has lost
+            // the payload, and its MAC cannot verify.
+            match CiphertextMessage::decode(message.message_type(), &bytes[..len]) {
+                Err(_) => {}
+                Ok(CiphertextMessage::Signal(prefix)) => {
+                    let original = signal_of(&message);
+                    assert!(!original.pq_ratchet().is_empty() && prefix.pq_ratchet().is_empty());
+                    assert_eq!(prefix.body(), original.body());
+                }
+                Ok(_) => panic!(
+                    "type {} prefix of {len}/{} bytes decoded",
+                    message.message_type(),
+                    bytes.len()
+                ),
+            }
         }
     }
 }
@@ -197,14 +208,20 @@ fn crafted_records_over_the_limits_are_refused() {
         Err(Error::InvalidRecord(why)) => why,
         other => panic!("expected InvalidRecord, got {other:?}"),
     };
-    assert_eq!(RECORD_FORMAT_VERSION, 1);
-    let empty = SessionRecord::decode(&[1, 0, 0]).unwrap();
+    assert_eq!(RECORD_FORMAT_VERSION, 2);
+    let empty = SessionRecord::decode(&[2, 0, 0]).unwrap();
     assert!(!empty.has_current_session());
-    assert_eq!(*empty.encode(), [1, 0, 0]);
-    assert_eq!(invalid(&[2, 0, 0]), "unknown format version");
-    assert_eq!(invalid(&[1, 2, 0]), "bad flag");
-    assert_eq!(invalid(&[1, 0, 41]), "too many archived sessions");
-    assert_eq!(invalid(&[1, 0, 40]), "truncated");
+    assert_eq!(*empty.encode(), [2, 0, 0]);
+    // Format 1 still decodes, and is written back as format 2.
+    assert_eq!(
+        *SessionRecord::decode(&[1, 0, 0]).unwrap().encode(),
+        [2, 0, 0]
+    );
+    assert_eq!(invalid(&[0, 0, 0]), "unknown format version");
+    assert_eq!(invalid(&[3, 0, 0]), "unknown format version");
+    assert_eq!(invalid(&[2, 2, 0]), "bad flag");
+    assert_eq!(invalid(&[2, 0, 41]), "too many archived sessions");
+    assert_eq!(invalid(&[2, 0, 40]), "truncated");
     assert_eq!(invalid(&[]), "truncated");
 
     let c = Conversation::established(43);
@@ -226,9 +243,91 @@ fn crafted_records_over_the_limits_are_refused() {
     let mut session_version = bytes.to_vec();
     session_version[2] = 5;
     assert_eq!(invalid(&session_version), "bad session version");
-    let mut too_large = vec![1, 0, 0];
+    let mut too_large = vec![2, 0, 0];
     too_large.resize(hush_ratchet::limits::MAX_RECORD_SIZE + 1, 0);
     assert_eq!(invalid(&too_large), "too large");
+
+    // The SPQR state closes the session: its length (u32), then the state. Bob's
+    // record has one session and no archive, so the state ends one byte before the end
+    // (the archived count).
+    let spqr_len = spqr_state_len(&bytes);
+    let spqr_at = bytes.len() - 1 - spqr_len;
+    let len_u32 = u32::try_from(spqr_len).unwrap();
+    let mut huge = bytes.to_vec();
+    huge[spqr_at - 4..spqr_at].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert_eq!(invalid(&huge), "SPQR state too large");
+    let mut longer = bytes.to_vec();
+    longer[spqr_at - 4..spqr_at].copy_from_slice(&(len_u32 + 2).to_be_bytes());
+    assert_eq!(invalid(&longer), "truncated");
+    let mut shorter = bytes.to_vec();
+    shorter[spqr_at - 4..spqr_at].copy_from_slice(&(len_u32 - 1).to_be_bytes());
+    assert_eq!(invalid(&shorter), "bad SPQR state");
+    let mut damaged = bytes.to_vec();
+    damaged[spqr_at] ^= 0xff;
+    assert_eq!(invalid(&damaged), "bad SPQR state");
+}
+
+/// The length of the SPQR state of a record holding one session and no archive, read
+/// from the layout: the u32 before it says how long it is, and it is followed by the
+/// archived count; search for the length that fits.
+fn spqr_state_len(record: &[u8]) -> usize {
+    (1..record.len() - 5)
+        .find(|&len| {
+            let at = record.len() - 1 - len;
+            u32::from_be_bytes(record[at - 4..at].try_into().unwrap()) as usize == len
+        })
+        .expect("a length prefix")
+}
+
+/// A record of the format before SPQR (1) decodes, as sessions without SPQR: it is the
+/// format-2 record of a session without SPQR with the format byte set to 1 and the SPQR
+/// state (length and bytes) taken out. Under the policy that allows sessions without SPQR
+/// it keeps working both ways; under the default policy encrypting on it is refused with
+/// `SpqrRequired`, and nothing changes.
+#[test]
+fn format_one_records_decode_as_sessions_without_spqr() {
+    let options = SessionOptions::new(SpqrPolicy::Off);
+    let mut c = Conversation::established_with(45, options);
+    let to_format_one = |record: &SessionRecord| {
+        let bytes = record.encode();
+        let len = spqr_state_len(&bytes);
+        let mut old = bytes[..bytes.len() - 1 - len - 4].to_vec();
+        old.push(*bytes.last().unwrap());
+        old[0] = 1;
+        old
+    };
+    let alice_old = to_format_one(&c.alice_record);
+    let bob_old = to_format_one(&c.bob_record);
+    c.alice_record = SessionRecord::decode(&alice_old).unwrap();
+    c.bob_record = SessionRecord::decode(&bob_old).unwrap();
+    assert_eq!(c.alice_record.current_runs_spqr(), Some(false));
+    // Written back as format 2, the same record.
+    assert_eq!(to_format_one(&c.alice_record), alice_old);
+
+    // The default policy refuses to use it: start a new session instead.
+    let before = c.alice_record.encode();
+    let refused = c
+        .alice_record
+        .encrypt(
+            b"x",
+            SessionOptions::default(),
+            &TrustAll,
+            c.now,
+            &mut c.rng,
+        )
+        .unwrap_err();
+    assert_eq!(refused, Error::SpqrRequired);
+    assert_eq!(c.alice_record.encode(), before);
+
+    // The policy that allows sessions without SPQR keeps it working.
+    c.options = SessionOptions::new(SpqrPolicy::Allowed);
+    c.exchange(Side::Alice, b"after the upgrade");
+    c.exchange(Side::Bob, b"still talking");
+    let message = c.send(Side::Alice, b"no payload");
+    assert!(signal_of(&message).pq_ratchet().is_empty());
+    // A message of it is refused under the default policy, record unchanged.
+    c.options = SessionOptions::default();
+    assert_eq!(c.rejects(Side::Bob, &message), Error::SpqrRequired);
 }
 
 /// A record decoded from bytes behaves like the original: both continue the
@@ -239,16 +338,48 @@ fn a_decoded_record_continues_like_the_original() {
     let mut original = c.alice_record.clone();
     let mut decoded = SessionRecord::decode(&original.encode()).unwrap();
     for plaintext in [&b"one"[..], b"two", b""] {
-        let a = original.encrypt(plaintext, &TrustAll, c.now).unwrap();
-        let b = decoded.encrypt(plaintext, &TrustAll, c.now).unwrap();
+        let a = original
+            .encrypt(
+                plaintext,
+                SessionOptions::default(),
+                &TrustAll,
+                c.now,
+                &mut test_rng(5),
+            )
+            .unwrap();
+        let b = decoded
+            .encrypt(
+                plaintext,
+                SessionOptions::default(),
+                &TrustAll,
+                c.now,
+                &mut test_rng(5),
+            )
+            .unwrap();
         assert_eq!(a, b);
         assert_eq!(expect_signal(&a).counter(), expect_signal(&b).counter());
     }
     let fresh = Conversation::new(45);
     let mut original = fresh.alice_record.clone();
     let mut decoded = SessionRecord::decode(&original.encode()).unwrap();
-    let a = original.encrypt(b"first", &TrustAll, fresh.now).unwrap();
-    let b = decoded.encrypt(b"first", &TrustAll, fresh.now).unwrap();
+    let a = original
+        .encrypt(
+            b"first",
+            SessionOptions::default(),
+            &TrustAll,
+            fresh.now,
+            &mut test_rng(6),
+        )
+        .unwrap();
+    let b = decoded
+        .encrypt(
+            b"first",
+            SessionOptions::default(),
+            &TrustAll,
+            fresh.now,
+            &mut test_rng(6),
+        )
+        .unwrap();
     assert_eq!(expect_prekey(&a), expect_prekey(&b));
 }
 

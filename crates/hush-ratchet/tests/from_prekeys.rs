@@ -10,6 +10,7 @@ use hush_prekey::{
     DeviceKeys, GenerateRequest, PreKeyBundle, PreKeyIdAllocator, UploadPolicy, generate_prekeys,
     upload_for, validate_upload,
 };
+use hush_ratchet::SessionOptions;
 use hush_ratchet::{
     CiphertextMessage, Error, LastResortReuseGuard, LocalIdentity, RemoteBundle, SessionRecord,
 };
@@ -60,6 +61,7 @@ fn session_from_a_server_bundle() {
                 alice_local,
                 &RemoteBundle::from(&bundle),
                 AgreementMode::Pqxdh,
+                SessionOptions::default(),
                 &TrustAll,
                 now,
                 &mut rng,
@@ -67,7 +69,13 @@ fn session_from_a_server_bundle() {
             .unwrap();
         let text = format!("hello {round}");
         let CiphertextMessage::PreKey(first) = alice_record
-            .encrypt(text.as_bytes(), &TrustAll, now)
+            .encrypt(
+                text.as_bytes(),
+                SessionOptions::default(),
+                &TrustAll,
+                now,
+                &mut rng,
+            )
             .unwrap()
         else {
             panic!("the first message carries the key agreement");
@@ -118,6 +126,7 @@ fn session_from_a_server_bundle() {
                 bob_local,
                 Some(keys),
                 AgreementMode::Pqxdh,
+                SessionOptions::default(),
                 &TrustAll,
                 &mut rng,
             )

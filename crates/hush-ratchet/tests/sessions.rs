@@ -15,7 +15,9 @@ mod common;
 use common::{Conversation, ONE_TIME_ID, Side, expect_prekey, expect_signal, signal_of};
 use hush_core::IdentityKeyPair;
 use hush_ratchet::limits::{MAX_ARCHIVED_SESSIONS, MAX_RECEIVER_CHAINS, MAX_SKIPPED_MESSAGE_KEYS};
-use hush_ratchet::{CiphertextMessage, Error, PreKeySignalMessage, SessionRecord};
+use hush_ratchet::{
+    CiphertextMessage, Error, PreKeySignalMessage, SessionOptions, SessionRecord, SpqrPolicy,
+};
 use hush_test_support::test_rng;
 use hush_x3dh::TrustAll;
 
@@ -114,12 +116,14 @@ fn out_of_order_within_and_across_ratchet_steps() {
 /// At most 2 000 skipped keys are kept per chain. A jump of 2 001 on a new chain keeps
 /// the keys of counters 1..=2 000, so counter 0 is gone; it reports `DuplicateMessage`
 /// (its key is behind the chain and not stored: libsignal's answer too) and changes
-/// nothing. Later jumps on the same chain push the oldest stored keys out.
+/// nothing. Later jumps on the same chain push the oldest stored keys out. (SPQR off: its
+/// chain keeps 2 000 keys of its own, numbered across the Double Ratchet's chains, and
+/// with SPQR on the older of the two windows decides, as in libsignal.)
 #[test]
 fn skipped_keys_are_capped_per_chain() {
     let cap = MAX_SKIPPED_MESSAGE_KEYS;
     assert_eq!(cap, 2_000);
-    let mut c = Conversation::established(21);
+    let mut c = Conversation::established_with(21, SessionOptions::new(SpqrPolicy::Off));
     // Alice's new chain, which Bob has not seen yet.
     let chain: Vec<_> = (0..cap + 20)
         .map(|i| c.send(Side::Alice, &text(i)))
@@ -261,7 +265,12 @@ fn archive_keeps_forty_sessions() {
     let signal = expect_signal(&on_first_session);
     assert_eq!(
         probe
-            .decrypt(signal, &TrustAll, &mut test_rng(1))
+            .decrypt(
+                signal,
+                SessionOptions::default(),
+                &TrustAll,
+                &mut test_rng(1)
+            )
             .unwrap()
             .as_slice(),
         b"first session"
@@ -300,6 +309,7 @@ fn retransmitted_first_messages_need_no_prekeys() {
             c.bob.local(),
             Some(keys),
             c.mode,
+            SessionOptions::default(),
             &TrustAll,
             &mut c.rng,
         )
@@ -310,7 +320,15 @@ fn retransmitted_first_messages_need_no_prekeys() {
     assert!(c.bob_record.has_session_for(&second));
     let done = c
         .bob_record
-        .decrypt_prekey(&second, c.bob.local(), None, c.mode, &TrustAll, &mut c.rng)
+        .decrypt_prekey(
+            &second,
+            c.bob.local(),
+            None,
+            c.mode,
+            SessionOptions::default(),
+            &TrustAll,
+            &mut c.rng,
+        )
         .unwrap();
     assert_eq!(done.plaintext.as_slice(), b"second");
     assert!(!done.new_session);
@@ -329,7 +347,15 @@ fn retransmitted_first_messages_need_no_prekeys() {
     assert!(c.bob_record.has_session_for(&third));
     let done = c
         .bob_record
-        .decrypt_prekey(&third, c.bob.local(), None, c.mode, &TrustAll, &mut c.rng)
+        .decrypt_prekey(
+            &third,
+            c.bob.local(),
+            None,
+            c.mode,
+            SessionOptions::default(),
+            &TrustAll,
+            &mut c.rng,
+        )
         .unwrap();
     assert_eq!(done.plaintext.as_slice(), b"third");
     assert!(!done.new_session);
@@ -367,9 +393,15 @@ fn a_retransmission_with_a_swapped_identity_is_not_the_same_session() {
         asked.borrow_mut().push(*identity);
         hush_x3dh::Trust::Trusted
     };
-    let result =
-        c.bob_record
-            .decrypt_prekey(&swapped, c.bob.local(), None, c.mode, &trust, &mut c.rng);
+    let result = c.bob_record.decrypt_prekey(
+        &swapped,
+        c.bob.local(),
+        None,
+        c.mode,
+        SessionOptions::default(),
+        &trust,
+        &mut c.rng,
+    );
     assert!(
         matches!(result, Err(Error::MissingPreKeys { .. })),
         "{result:?}"
@@ -380,6 +412,7 @@ fn a_retransmission_with_a_swapped_identity_is_not_the_same_session() {
         c.bob.local(),
         Some(keys),
         c.mode,
+        SessionOptions::default(),
         &trust,
         &mut c.rng,
     );

@@ -239,13 +239,16 @@ impl Chain {
         self.links.push_back(link);
     }
 
-    /// The key of message `index` in `epoch`, after adding `new_epoch` if given.
+    /// The key of message `index` in `epoch`, after adding `new_epoch` if given, and how
+    /// many chain steps planning it took. A forward jump over `max_jump` (or over the
+    /// chain's own limit) is refused before any step.
     pub(crate) fn plan_recv(
         &self,
         new_epoch: Option<&NewEpoch>,
         epoch: u64,
         index: u32,
-    ) -> Result<(RecvStep, MessageKey)> {
+        max_jump: u32,
+    ) -> Result<(RecvStep, MessageKey, u32)> {
         let (current, extra) = match new_epoch {
             Some(new) => (new.epoch, 1),
             None => (self.current_epoch, 0),
@@ -261,7 +264,7 @@ impl Chain {
         let max_ooo = u64::from(self.params.max_ooo_keys());
         if index > half.counter {
             let jump = index - half.counter;
-            if jump > self.params.max_jump() {
+            if jump > self.params.max_jump().min(max_jump) {
                 return Err(Error::TooFarAhead { index, jump });
             }
             // Keys of skipped indices below this one would be discarded at once.
@@ -289,6 +292,7 @@ impl Chain {
                     skipped,
                 },
                 key,
+                jump,
             ));
         }
         if index == half.counter {
@@ -306,7 +310,7 @@ impl Chain {
             .get(position)
             .map(|stored| MessageKey::from_slice(&stored.key))
             .ok_or(Error::DuplicateMessage { epoch, index })?;
-        Ok((RecvStep::Take { link, position }, key))
+        Ok((RecvStep::Take { link, position }, key, 0))
     }
 
     /// Applies a receive step, after adding `new_epoch` if given.

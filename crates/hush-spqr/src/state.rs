@@ -110,6 +110,7 @@ impl fmt::Debug for SendPlan {
 pub struct RecvPlan {
     generation: u64,
     key: Option<MessageKey>,
+    chain_steps: u32,
     step: RecvChange,
 }
 
@@ -137,6 +138,15 @@ impl RecvPlan {
     pub const fn message_key(&self) -> Option<&MessageKey> {
         self.key.as_ref()
     }
+
+    /// How many receiving-chain steps planning this message took (its forward jump; 0
+    /// for a stored key or no key). A caller that bounds the work of one decryption
+    /// across several sessions subtracts this from what it has left (see
+    /// [`SpqrState::plan_recv_bounded`]).
+    #[must_use]
+    pub const fn chain_steps(&self) -> u32 {
+        self.chain_steps
+    }
 }
 
 impl fmt::Debug for RecvPlan {
@@ -144,10 +154,12 @@ impl fmt::Debug for RecvPlan {
         let Self {
             generation: _,
             key,
+            chain_steps,
             step: _,
         } = self;
         f.debug_struct("RecvPlan")
             .field("has_key", &key.is_some())
+            .field("chain_steps", chain_steps)
             .finish_non_exhaustive()
     }
 }
@@ -389,9 +401,25 @@ impl SpqrState {
     /// [`Error::DuplicateMessage`], [`Error::MessageKeyTrimmed`],
     /// [`Error::TooFarAhead`]. Every error means the message is refused.
     pub fn plan_recv(&self, payload: &[u8]) -> Result<RecvPlan> {
+        self.plan_recv_bounded(payload, u32::MAX)
+    }
+
+    /// [`SpqrState::plan_recv`] with a tighter bound on the forward jump: a message more
+    /// than `max_jump` keys ahead of its receiving chain is refused with
+    /// [`Error::TooFarAhead`] before any key is derived, even if the chain's
+    /// [`ChainParams`] would allow it. A Double Ratchet that tries one message on several
+    /// sessions passes what is left of its per-message budget, so that a forged message
+    /// cannot make each session it tries walk its chain as far as the limits allow;
+    /// [`RecvPlan::chain_steps`] says how much was used.
+    ///
+    /// # Errors
+    ///
+    /// As [`SpqrState::plan_recv`].
+    pub fn plan_recv_bounded(&self, payload: &[u8], max_jump: u32) -> Result<RecvPlan> {
         let nothing = || RecvPlan {
             generation: self.generation,
             key: None,
+            chain_steps: 0,
             step: RecvChange::Nothing,
         };
         let Inner::V1(v1) = &self.inner else {
@@ -406,6 +434,7 @@ impl SpqrState {
                     Some(_) => Ok(RecvPlan {
                         generation: self.generation,
                         key: None,
+                        chain_steps: 0,
                         step: RecvChange::Downgrade,
                     }),
                 };
@@ -434,15 +463,17 @@ impl SpqrState {
             None => None,
         };
         let key_epoch = payload.epoch().saturating_sub(1);
-        let (chain_step, key) = if key_epoch == 0 && payload.index() == 0 {
-            (None, None)
+        let (chain_step, key, chain_steps) = if key_epoch == 0 && payload.index() == 0 {
+            (None, None, 0)
         } else {
-            let (step, key) = chain.plan_recv(new_epoch.as_ref(), key_epoch, payload.index())?;
-            (Some(step), Some(key))
+            let (step, key, steps) =
+                chain.plan_recv(new_epoch.as_ref(), key_epoch, payload.index(), max_jump)?;
+            (Some(step), Some(key), steps)
         };
         Ok(RecvPlan {
             generation: self.generation,
             key,
+            chain_steps,
             step: RecvChange::V1 {
                 braid: received.step,
                 started,

@@ -369,3 +369,25 @@ fn a_dropped_send_plan_is_a_lost_message() {
     let m = alice.send();
     assert_eq!(bob.receive(&m.payload).unwrap(), m.key);
 }
+
+#[test]
+fn a_bounded_plan_refuses_jumps_over_its_bound_and_reports_its_steps() {
+    let (mut alice, mut bob) = pair(13);
+    // Alice sends five; Bob sees only the fifth: a jump of 5 from his chain's start.
+    let sent: Vec<_> = (0..5).map(|_| alice.send()).collect();
+    let last = &sent[4].payload;
+    let before = bob.state.encode();
+    assert_eq!(
+        bob.state.plan_recv_bounded(last, 4).unwrap_err(),
+        Error::TooFarAhead { index: 5, jump: 5 }
+    );
+    assert_eq!(*bob.state.encode(), *before);
+    let plan = bob.state.plan_recv_bounded(last, 5).unwrap();
+    assert_eq!(plan.chain_steps(), 5);
+    assert_eq!(plan.message_key().map(|k| *k.as_bytes()), sent[4].key);
+    bob.state.apply_recv(plan).unwrap();
+    // A stored key costs no step, whatever the bound.
+    let plan = bob.state.plan_recv_bounded(&sent[1].payload, 0).unwrap();
+    assert_eq!(plan.chain_steps(), 0);
+    assert_eq!(plan.message_key().map(|k| *k.as_bytes()), sent[1].key);
+}

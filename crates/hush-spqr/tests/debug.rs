@@ -38,7 +38,7 @@ fn debug_output_is_pinned() {
     );
     insta::assert_snapshot!(format!("{:?}", plan.message_key().unwrap()), @"MessageKey { .. }");
     let received = bob.plan_recv(plan.payload()).unwrap();
-    insta::assert_snapshot!(format!("{received:?}"), @"RecvPlan { has_key: true, .. }");
+    insta::assert_snapshot!(format!("{received:?}"), @"RecvPlan { has_key: true, chain_steps: 1, .. }");
     alice.apply_send(plan).unwrap();
     bob.apply_recv(received).unwrap();
     insta::assert_snapshot!(

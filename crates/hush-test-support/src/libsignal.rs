@@ -1,5 +1,7 @@
 //! The schemas of the vector files libsignal v0.91.0 produced (`test-vectors/libsignal/`,
-//! described in that directory's README), as serde types. Byte strings stay lowercase hex;
+//! described in that directory's README), as serde types; v0.101.0's files
+//! (`test-vectors/libsignal-v0101/`) have the same schemas with fields added, which are
+//! optional here. Byte strings stay lowercase hex;
 //! each user decodes what it needs. One definition, shared by every crate's conformance
 //! test and by `hush vectors check`.
 
@@ -17,13 +19,31 @@ pub fn vectors_dir() -> PathBuf {
     ))
 }
 
+/// The directory of the libsignal v0.101.0 vectors (SPQR on) in this repository.
+#[must_use]
+pub fn v0101_vectors_dir() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../test-vectors/libsignal-v0101"
+    ))
+}
+
 /// Reads and parses `name` from [`vectors_dir`].
 ///
 /// # Errors
 ///
 /// A line naming the file and what went wrong.
 pub fn load<T: DeserializeOwned>(name: &str) -> Result<T, String> {
-    let path = vectors_dir().join(name);
+    load_from(&vectors_dir(), name)
+}
+
+/// Reads and parses `name` from `dir`.
+///
+/// # Errors
+///
+/// A line naming the file and what went wrong.
+pub fn load_from<T: DeserializeOwned>(dir: &std::path::Path, name: &str) -> Result<T, String> {
+    let path = dir.join(name);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -123,6 +143,9 @@ pub mod session {
     /// The file.
     #[derive(Debug, Deserialize)]
     pub struct File {
+        /// Whether libsignal ran SPQR (v0.101: `true`; absent in v0.91's file).
+        #[serde(default)]
+        pub spqr: bool,
         /// The recorded conversations.
         pub scenarios: Vec<Scenario>,
     }
@@ -146,6 +169,13 @@ pub mod session {
     /// One party's keys.
     #[derive(Debug, Deserialize)]
     pub struct Party {
+        /// The address name libsignal was given (v0.101; a service id string in
+        /// `service_id_addresses`).
+        #[serde(default)]
+        pub name: Option<String>,
+        /// The address device id (v0.101).
+        #[serde(default)]
+        pub device_id: Option<u32>,
         /// Registration id.
         pub registration_id: u32,
         /// Identity key pair.
@@ -217,8 +247,39 @@ pub mod session {
         pub ciphertext: String,
         /// The plaintext.
         pub plaintext: String,
-        /// What the receiver's decrypt drew (empty or a 32-byte ratchet key).
-        pub receiver_rng: String,
+        /// What the receiver's decrypt drew (empty or a 32-byte ratchet key); `null` in
+        /// v0.101 for a message never delivered.
+        #[serde(default)]
+        pub receiver_rng: Option<String>,
+        /// What the sender's encrypt drew (v0.101: SPQR's draws; absent in v0.91, where
+        /// encryption draws nothing).
+        #[serde(default)]
+        pub sender_rng: Option<String>,
+        /// Whether the message was decrypted (v0.101; v0.91 delivers every message).
+        #[serde(default = "delivered_by_default")]
+        pub delivered: bool,
+        /// The SPQR key mixed into the message keys (v0.101).
+        #[serde(default)]
+        pub spqr_message_key: Option<String>,
+        /// The parsed fields (v0.101 adds `pq_ratchet` and `addresses`).
+        #[serde(default)]
+        pub fields: Option<Fields>,
+    }
+
+    const fn delivered_by_default() -> bool {
+        true
+    }
+
+    /// Fields of a message (for a first message, those of the inner `SignalMessage`
+    /// where named so).
+    #[derive(Debug, Deserialize)]
+    pub struct Fields {
+        /// The `pq_ratchet` bytes (v0.101).
+        #[serde(default)]
+        pub pq_ratchet: Option<String>,
+        /// The `addresses` bytes, when the message carries them (v0.101).
+        #[serde(default)]
+        pub addresses: Option<String>,
     }
 
     /// A re-initiation by Bob.

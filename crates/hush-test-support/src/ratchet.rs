@@ -40,6 +40,43 @@ pub fn signal_message(
     out
 }
 
+/// [`signal_message`] with a `pq_ratchet` field (field 5, written when not empty) and an
+/// `addresses` field (field 6, when given), built the same independent way.
+#[allow(clippy::too_many_arguments)] // each argument is one wire field
+#[must_use]
+pub fn signal_message_with(
+    version: u8,
+    ratchet_key: &[u8; 33],
+    counter: u32,
+    previous_counter: u32,
+    ciphertext: &[u8],
+    pq_ratchet: &[u8],
+    addresses: Option<&[u8]>,
+    mac: [u8; 8],
+) -> Vec<u8> {
+    let mut out = signal_message(
+        version,
+        ratchet_key,
+        counter,
+        previous_counter,
+        ciphertext,
+        mac,
+    );
+    out.truncate(out.len() - 8);
+    if !pq_ratchet.is_empty() {
+        out.push(0x2a);
+        varint(&mut out, pq_ratchet.len() as u64);
+        out.extend_from_slice(pq_ratchet);
+    }
+    if let Some(addresses) = addresses {
+        out.push(0x32);
+        varint(&mut out, addresses.len() as u64);
+        out.extend_from_slice(addresses);
+    }
+    out.extend_from_slice(&mac);
+    out
+}
+
 fn varint(out: &mut Vec<u8>, mut value: u64) {
     loop {
         let low = u8::try_from(value & 0x7f).unwrap_or(0);
@@ -100,4 +137,17 @@ pub fn with_receiver_chain_index(
             .checked_add(skipped.checked_mul(36)?)?;
     }
     None
+}
+
+/// An SPQR payload (`pq_ratchet`) of type None, written from libsignal's format
+/// (`docs/wire/spqr-message.md`): version 1, the epoch and key index as LEB128 varints,
+/// type byte 0. What a forger puts in a message to make the receiver derive SPQR key
+/// `index` of chain epoch `epoch - 1`.
+#[must_use]
+pub fn spqr_none_payload(epoch: u64, index: u32) -> Vec<u8> {
+    let mut out = vec![1];
+    varint(&mut out, epoch);
+    varint(&mut out, u64::from(index));
+    out.push(0);
+    out
 }

@@ -1024,3 +1024,66 @@ fn safety_numbers_are_per_account_and_change_with_the_account_key() {
         Error::NoDeviceList
     );
 }
+
+/// Sessions run the post-quantum ratchet by default: every envelope carries an SPQR
+/// payload. A device whose policy turns SPQR off is refused by one that requires it (as
+/// libsignal v0.101 refuses a peer without SPQR), with nothing stored; under the policy
+/// that allows sessions without SPQR the same first message is accepted and the session
+/// works both ways.
+#[test]
+fn sessions_run_spqr_by_default_and_the_policy_is_a_knob() {
+    let World {
+        mut rng,
+        mut server,
+        mut alice,
+        mut bob,
+    } = world(81);
+    assert_eq!(alice[0].spqr_policy(), hush_ratchet::SpqrPolicy::Required);
+    let inner = |envelope: &Envelope| match hush_ratchet::CiphertextMessage::decode(
+        envelope.message_type,
+        &envelope.body,
+    )
+    .unwrap()
+    {
+        hush_ratchet::CiphertextMessage::Signal(m) => m,
+        hush_ratchet::CiphertextMessage::PreKey(m) => m.message().clone(),
+    };
+    for envelope in send(&alice[0], "bob", b"post-quantum", &mut server, &mut rng) {
+        assert!(!inner(&envelope).pq_ratchet().is_empty());
+    }
+
+    bob[1].set_spqr_policy(hush_ratchet::SpqrPolicy::Off);
+    let envelopes = send(&bob[1], "alice", b"no SPQR here", &mut server, &mut rng);
+    let to_alice = envelopes.iter().find(|e| e.to == addr("alice", 2)).unwrap();
+    assert!(inner(to_alice).pq_ratchet().is_empty());
+    let from = bob[1].address().clone();
+    let before = snap(&server, &alice[1]);
+    let refused = alice[1].decrypt(&from, to_alice.message_type, &to_alice.body, NOW, &mut rng);
+    assert!(
+        matches!(
+            refused,
+            Err(Error::Session(hush_ratchet::Error::SpqrRequired))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(snap(&server, &alice[1]), before);
+
+    alice[1].set_spqr_policy(hush_ratchet::SpqrPolicy::Allowed);
+    let got = alice[1]
+        .decrypt(&from, to_alice.message_type, &to_alice.body, NOW, &mut rng)
+        .unwrap();
+    assert_eq!(text(&got.kind), b"no SPQR here");
+    let reply = send(&alice[1], "bob", b"fine, without", &mut server, &mut rng);
+    let to_bob = reply.iter().find(|e| e.to == from).unwrap();
+    assert!(inner(to_bob).pq_ratchet().is_empty());
+    let got = bob[1]
+        .decrypt(
+            alice[1].address(),
+            to_bob.message_type,
+            &to_bob.body,
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    assert_eq!(text(&got.kind), b"fine, without");
+}

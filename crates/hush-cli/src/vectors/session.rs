@@ -1,20 +1,31 @@
-//! `session.json` (libsignal v0.91.0, SPQR off): whole conversations replayed from the
-//! random bytes libsignal drew.
+//! `session.json`: whole conversations replayed from the random bytes libsignal drew —
+//! libsignal v0.101.0's (SPQR on, `"spqr": true` at the top) or v0.91.0's (SPQR off).
 //!
 //! For each scenario, hush rebuilds both parties from the recorded keys, runs the
 //! initiator's bundle processing on the recorded bytes, then plays the script: in each
-//! group the sender encrypts its messages in send order (each must equal libsignal's
-//! ciphertext byte for byte) and the receiver decrypts them in delivery order (each must
-//! give the recorded plaintext and draw exactly the recorded bytes). A re-initiation
-//! (`reinit`) is replayed before its group. Records are saved and reloaded after every
-//! decryption. One case per bundle processing and per message.
+//! group the sender encrypts its messages in send order, delivered or not (each must
+//! equal libsignal's ciphertext byte for byte — with SPQR, its `pq_ratchet` payload and
+//! `addresses` included — and draw exactly the recorded bytes), and the receiver decrypts
+//! the delivered ones in list order (each must give the recorded plaintext and draw
+//! exactly the recorded bytes). A re-initiation (`reinit`) is replayed before its group
+//! (or the next group with messages). Records are saved and reloaded after every
+//! decryption. One case per bundle processing and per encryption and decryption.
+//!
+//! Policies: v0.101 requires SPQR, so both sides use `SpqrPolicy::Required`, with their
+//! address names as `SessionAddresses` when both are service ids. v0.91 ran none: the
+//! initiator uses `SpqrPolicy::Off` (its messages carry no payload, as libsignal's) and
+//! the responder `SpqrPolicy::Allowed` (it offers SPQR, meets a peer without it, and
+//! turns it off).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hush_core::{IdentityKeyPair, KemKeyPair, KeyPair, PrivateKey, Signature};
-use hush_ratchet::{CiphertextMessage, LocalIdentity, RemoteBundle, SessionRecord};
+use hush_ratchet::{
+    CiphertextMessage, LocalIdentity, RemoteBundle, ServiceAddress, SessionAddresses,
+    SessionOptions, SessionRecord, SpqrPolicy,
+};
 use hush_test_support::ReplayRng;
 use hush_test_support::libsignal::session::{File, Message, Pair, Party, Scenario};
 use hush_x3dh::{AgreementMode, PeerPreKeys, ResponderPreKeys, TrustAll};
@@ -30,6 +41,8 @@ struct Side {
     registration_id: u32,
     prekeys: Option<PublishedPreKeys>,
     record: SessionRecord,
+    address: Option<ServiceAddress>,
+    options: SessionOptions,
 }
 
 /// What a party published for the other to start a session with.
@@ -83,6 +96,11 @@ impl Side {
             registration_id: party.registration_id,
             prekeys: published(party)?,
             record: SessionRecord::new(),
+            address: party
+                .name
+                .as_deref()
+                .and_then(|name| ServiceAddress::parse(name, party.device_id.unwrap_or(1))),
+            options: SessionOptions::default(),
         })
     }
 
@@ -119,6 +137,23 @@ fn drew_exactly(rng: &ReplayRng, what: &str) -> Result<(), String> {
     })
 }
 
+/// Both sides' options for a session `initiator` starts (see the module docs).
+fn set_options(spqr: bool, initiator: &mut Side, responder: &mut Side) {
+    let (initiator_policy, responder_policy) = if spqr {
+        (SpqrPolicy::Required, SpqrPolicy::Required)
+    } else {
+        (SpqrPolicy::Off, SpqrPolicy::Allowed)
+    };
+    let addresses = |local: &Side, remote: &Side| match (local.address, remote.address) {
+        (Some(local), Some(remote)) => Some(SessionAddresses { local, remote }),
+        _ => None,
+    };
+    initiator.options =
+        SessionOptions::new(initiator_policy).with_addresses(addresses(initiator, responder));
+    responder.options =
+        SessionOptions::new(responder_policy).with_addresses(addresses(responder, initiator));
+}
+
 fn initiate(
     initiator: &mut Side,
     responder: &Side,
@@ -137,6 +172,7 @@ fn initiate(
             local,
             &bundle,
             AgreementMode::Pqxdh,
+            initiator.options,
             &TrustAll,
             now,
             &mut rng,
@@ -147,11 +183,34 @@ fn initiate(
 
 fn decrypt(receiver: &mut Side, message: &Message) -> Result<(), String> {
     let bytes = unhex("ciphertext", &message.ciphertext)?;
-    let mut rng = ReplayRng::new(unhex("receiver_rng", &message.receiver_rng)?);
+    let receiver_rng = message
+        .receiver_rng
+        .as_deref()
+        .ok_or("a delivered message without receiver_rng")?;
+    let mut rng = ReplayRng::new(unhex("receiver_rng", receiver_rng)?);
     let decoded =
         CiphertextMessage::decode(message.type_id, &bytes).map_err(|e| format!("decode: {e}"))?;
+    let options = receiver.options;
     let plaintext = match decoded {
-        CiphertextMessage::Signal(m) => receiver.record.decrypt(&m, &TrustAll, &mut rng),
+        CiphertextMessage::Signal(m) => receiver.record.decrypt(&m, options, &TrustAll, &mut rng),
+        CiphertextMessage::PreKey(m) if receiver.record.has_session_for(&m) => {
+            let local = LocalIdentity {
+                identity: &receiver.identity,
+                registration_id: receiver.registration_id,
+            };
+            receiver
+                .record
+                .decrypt_prekey(
+                    &m,
+                    local,
+                    None,
+                    AgreementMode::Pqxdh,
+                    options,
+                    &TrustAll,
+                    &mut rng,
+                )
+                .map(|outcome| outcome.plaintext)
+        }
         CiphertextMessage::PreKey(m) => {
             let keys = receiver
                 .prekeys
@@ -178,6 +237,7 @@ fn decrypt(receiver: &mut Side, message: &Message) -> Result<(), String> {
                     local,
                     Some(prekeys),
                     AgreementMode::Pqxdh,
+                    options,
                     &TrustAll,
                     &mut rng,
                 )
@@ -197,9 +257,17 @@ fn decrypt(receiver: &mut Side, message: &Message) -> Result<(), String> {
 }
 
 fn encrypt(sender: &mut Side, message: &Message, now: SystemTime) -> Result<(), String> {
+    let sender_rng = message.sender_rng.as_deref().unwrap_or_default();
+    let mut rng = ReplayRng::new(unhex("sender_rng", sender_rng)?);
     let produced = sender
         .record
-        .encrypt(&unhex("plaintext", &message.plaintext)?, &TrustAll, now)
+        .encrypt(
+            &unhex("plaintext", &message.plaintext)?,
+            sender.options,
+            &TrustAll,
+            now,
+            &mut rng,
+        )
         .map_err(|e| format!("encrypt: {e}"))?;
     expect(produced.message_type() == message.type_id, || {
         format!(
@@ -208,14 +276,38 @@ fn encrypt(sender: &mut Side, message: &Message, now: SystemTime) -> Result<(), 
             message.type_id
         )
     })?;
+    if let Some(fields) = &message.fields {
+        let inner = match &produced {
+            CiphertextMessage::Signal(m) => m,
+            CiphertextMessage::PreKey(m) => m.message(),
+        };
+        let pq_ratchet = fields.pq_ratchet.as_deref().unwrap_or_default();
+        expect_bytes(
+            "pq_ratchet",
+            inner.pq_ratchet(),
+            &unhex("pq_ratchet", pq_ratchet)?,
+        )?;
+        let addresses = match &fields.addresses {
+            Some(text) => Some(unhex("addresses", text)?),
+            None => None,
+        };
+        expect(inner.addresses() == addresses.as_deref(), || {
+            format!(
+                "addresses differ: hush gave {:?}, expected {:?}",
+                inner.addresses().map(hex::encode),
+                fields.addresses
+            )
+        })?;
+    }
     expect_bytes(
         "ciphertext",
         produced.encode(),
         &unhex("ciphertext", &message.ciphertext)?,
-    )
+    )?;
+    drew_exactly(&rng, "encrypt")
 }
 
-fn scenario(path: &Path, report: &mut Report, scenario: &Scenario) {
+fn scenario(path: &Path, report: &mut Report, scenario: &Scenario, spqr: bool) {
     let name = &scenario.name;
     let now = UNIX_EPOCH + Duration::from_secs(RECORDED_NOW_SECS);
     let sides = Side::new(&scenario.alice).and_then(|a| Ok((a, Side::new(&scenario.bob)?)));
@@ -223,6 +315,7 @@ fn scenario(path: &Path, report: &mut Report, scenario: &Scenario) {
         Ok(sides) => sides,
         Err(what) => return report.case(path, &format!("{name} setup"), Err(what)),
     };
+    set_options(spqr, &mut alice, &mut bob);
     let rng = scenario
         .alice
         .process_bundle_rng
@@ -242,11 +335,17 @@ fn scenario(path: &Path, report: &mut Report, scenario: &Scenario) {
     for message in &scenario.messages {
         groups.entry(message.group).or_default().push(message);
     }
-    for (group, delivered) in groups {
-        for reinit in scenario.reinit.iter().filter(|r| r.before_group == group) {
+    let mut reinits_done = 0;
+    for (group, listed) in groups {
+        // A re-initiation runs before its group, or before the next group that has
+        // messages (v0.101's file names a group with none).
+        let due = scenario.reinit.iter().filter(|r| r.before_group <= group);
+        for reinit in due.skip(reinits_done) {
+            reinits_done += 1;
             let outcome = if reinit.initiator == "bob" {
                 published(&reinit.responder_prekeys).and_then(|keys| {
                     alice.prekeys = keys;
+                    set_options(spqr, &mut bob, &mut alice);
                     initiate(&mut bob, &alice, &reinit.process_bundle_rng, now)
                 })
             } else {
@@ -254,17 +353,17 @@ fn scenario(path: &Path, report: &mut Report, scenario: &Scenario) {
             };
             report.case(
                 path,
-                &format!("{name} reinit before group {group}"),
+                &format!("{name} reinit before group {}", reinit.before_group),
                 outcome,
             );
         }
-        let from_alice = delivered.first().is_some_and(|m| m.sender == "alice");
+        let from_alice = listed.first().is_some_and(|m| m.sender == "alice");
         let (sender, receiver) = if from_alice {
             (&mut alice, &mut bob)
         } else {
             (&mut bob, &mut alice)
         };
-        let mut in_send_order = delivered.clone();
+        let mut in_send_order = listed.clone();
         in_send_order.sort_by_key(|m| m.send_seq);
         for message in &in_send_order {
             report.case(
@@ -273,7 +372,7 @@ fn scenario(path: &Path, report: &mut Report, scenario: &Scenario) {
                 encrypt(sender, message, now),
             );
         }
-        for message in &delivered {
+        for message in listed.iter().filter(|m| m.delivered) {
             report.case(
                 path,
                 &format!("{name} decrypt seq {}", message.send_seq),
@@ -289,7 +388,7 @@ pub(crate) fn check(path: &Path, report: &mut Report) {
         Ok(file) if file.scenarios.is_empty() => report.unreadable(path, "holds no scenarios"),
         Ok(file) => {
             for s in &file.scenarios {
-                scenario(path, report, s);
+                scenario(path, report, s, file.spqr);
             }
         }
         Err(what) => report.unreadable(path, &what),

@@ -2,11 +2,12 @@
 //! agreements by the test-only counters in `keys.rs`, never timed.
 
 use hush_core::{IdentityKeyPair, KemKeyPair, KemKeyType, KeyPair};
-use hush_test_support::ratchet::signal_message;
+use hush_test_support::ratchet::{signal_message_with, spqr_none_payload};
 use hush_test_support::test_rng;
 use hush_x3dh::{AgreementMode, PeerPreKeys, TrustAll};
 
 use super::*;
+use crate::SessionOptions;
 use crate::keys::work;
 use crate::limits::MAX_FORWARD_JUMP;
 
@@ -55,6 +56,7 @@ fn full_record() -> (SessionRecord, PublicKey) {
                 local,
                 &bundle,
                 AgreementMode::Pqxdh,
+                SessionOptions::default(),
                 &TrustAll,
                 now,
                 &mut rng,
@@ -65,14 +67,23 @@ fn full_record() -> (SessionRecord, PublicKey) {
     (record, signed.public_key())
 }
 
-/// A forged message: any ratchet key, any counter, a MAC made of zeros.
+/// A forged message: any ratchet key, any counter, an SPQR payload naming key `counter +
+/// 1` of Bob's first chain epoch (so that every session plans a key for it), a MAC made
+/// of zeros.
 fn forged(ratchet_key: &PublicKey, counter: u32) -> SignalMessage {
-    SignalMessage::decode(&signal_message(
+    forged_with_spqr_index(ratchet_key, counter, counter.saturating_add(1))
+}
+
+/// [`forged`] with SPQR key index `spqr_index`.
+fn forged_with_spqr_index(ratchet_key: &PublicKey, counter: u32, spqr_index: u32) -> SignalMessage {
+    SignalMessage::decode(&signal_message_with(
         4,
         &ratchet_key.encode(),
         counter,
         0,
         &[0; 16],
+        &spqr_none_payload(1, spqr_index),
+        None,
         [0; 8],
     ))
     .unwrap()
@@ -84,7 +95,12 @@ fn reject(record: &mut SessionRecord, message: &SignalMessage) -> (Error, u64, u
     let before = record.encode();
     let _ = work::take();
     let error = record
-        .decrypt(message, &TrustAll, &mut test_rng(0))
+        .decrypt(
+            message,
+            SessionOptions::default(),
+            &TrustAll,
+            &mut test_rng(0),
+        )
         .unwrap_err();
     let (steps, agreements) = work::take();
     assert_eq!(
@@ -139,4 +155,51 @@ fn a_forged_message_with_a_small_counter_is_tried_in_every_session() {
     assert_eq!(error, Error::DecryptionFailed);
     assert_eq!(agreements, SESSIONS);
     assert_eq!(steps, SESSIONS * 4);
+}
+
+/// The SPQR chains are bounded the same way: a forged payload naming SPQR key 25 000
+/// makes the first session tried derive 25 000 SPQR keys; every other session is refused
+/// before deriving any (without the shared budget each of the 41 would derive them all,
+/// and the error would be the last session's failed MAC).
+#[test]
+fn a_forged_spqr_index_costs_one_sessions_worth() {
+    let (mut record, known) = full_record();
+    let message = forged_with_spqr_index(&known, 1, MAX_FORWARD_JUMP);
+    let (error, _, agreements) = reject(&mut record, &message);
+    assert_eq!(agreements, 0);
+    assert_eq!(
+        error,
+        Error::TooFarAhead {
+            jump: MAX_FORWARD_JUMP
+        }
+    );
+    // One step further is refused by every session at once.
+    let message = forged_with_spqr_index(&known, 1, MAX_FORWARD_JUMP + 1);
+    let (error, _, _) = reject(&mut record, &message);
+    assert_eq!(
+        error,
+        Error::TooFarAhead {
+            jump: MAX_FORWARD_JUMP + 1
+        }
+    );
+}
+
+/// Under the default policy a message without an SPQR payload is refused before any
+/// session does any work.
+#[test]
+fn a_message_without_spqr_costs_nothing_when_spqr_is_required() {
+    let (mut record, known) = full_record();
+    let message = forged_with_spqr_index(&known, 3, 0);
+    let bare = SignalMessage::decode(&hush_test_support::ratchet::signal_message(
+        4,
+        &known.encode(),
+        3,
+        0,
+        &[0; 16],
+        [0; 8],
+    ))
+    .unwrap();
+    assert!(!message.pq_ratchet().is_empty());
+    let (error, steps, agreements) = reject(&mut record, &bare);
+    assert_eq!((error, steps, agreements), (Error::SpqrRequired, 0, 0));
 }

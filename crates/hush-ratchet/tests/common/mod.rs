@@ -17,6 +17,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hush_core::{IdentityKeyPair, KemKeyPair, KemKeyType, KeyPair};
+use hush_ratchet::SessionOptions;
 use hush_ratchet::{
     CiphertextMessage, Error, LocalIdentity, PreKeySignalMessage, RemoteBundle, Result,
     SessionRecord, SignalMessage,
@@ -143,6 +144,9 @@ pub(crate) struct Conversation {
     pub(crate) now: SystemTime,
     /// The mode both sides use.
     pub(crate) mode: AgreementMode,
+    /// The options both sides pass to every call (SPQR required, no addresses, unless a
+    /// test says otherwise).
+    pub(crate) options: SessionOptions,
 }
 
 impl Conversation {
@@ -160,6 +164,17 @@ impl Conversation {
         kem_type: KemKeyType,
         one_time: bool,
     ) -> Self {
+        Self::configured(seed, mode, kem_type, one_time, SessionOptions::default())
+    }
+
+    /// [`Conversation::with`], both sides passing `options`.
+    pub(crate) fn configured(
+        seed: u64,
+        mode: AgreementMode,
+        kem_type: KemKeyType,
+        one_time: bool,
+        options: SessionOptions,
+    ) -> Self {
         let mut rng = test_rng(seed);
         let alice = Device::generate(1, kem_type, &mut rng);
         let bob = Device::generate(2, kem_type, &mut rng);
@@ -171,6 +186,7 @@ impl Conversation {
             rng,
             now: start_time(),
             mode,
+            options,
         };
         conversation.alice_initiates(one_time);
         conversation
@@ -184,6 +200,7 @@ impl Conversation {
                 self.alice.local(),
                 &bundle,
                 self.mode,
+                self.options,
                 &TrustAll,
                 self.now,
                 &mut self.rng,
@@ -194,7 +211,18 @@ impl Conversation {
     /// A session both sides have acknowledged: Alice's first message reached Bob and
     /// Bob's answer reached Alice.
     pub(crate) fn established(seed: u64) -> Self {
-        let mut conversation = Self::new(seed);
+        Self::established_with(seed, SessionOptions::default())
+    }
+
+    /// [`Conversation::established`], both sides passing `options`.
+    pub(crate) fn established_with(seed: u64, options: SessionOptions) -> Self {
+        let mut conversation = Self::configured(
+            seed,
+            AgreementMode::Pqxdh,
+            KemKeyType::Kyber1024,
+            true,
+            options,
+        );
         conversation.exchange(Side::Alice, b"first");
         conversation.exchange(Side::Bob, b"answer");
         conversation
@@ -217,7 +245,9 @@ impl Conversation {
             Side::Alice => &mut self.alice_record,
             Side::Bob => &mut self.bob_record,
         };
-        record.encrypt(plaintext, &TrustAll, self.now).unwrap()
+        record
+            .encrypt(plaintext, self.options, &TrustAll, self.now, &mut self.rng)
+            .unwrap()
     }
 
     /// `to` receives `message`, through its wire bytes.
@@ -243,7 +273,7 @@ impl Conversation {
         };
         match message {
             CiphertextMessage::Signal(message) => {
-                record.decrypt(&message, &TrustAll, &mut self.rng)
+                record.decrypt(&message, self.options, &TrustAll, &mut self.rng)
             }
             CiphertextMessage::PreKey(message) => record
                 .decrypt_prekey(
@@ -251,6 +281,7 @@ impl Conversation {
                     device.local(),
                     Some(device.prekeys_for(&message)),
                     self.mode,
+                    self.options,
                     &TrustAll,
                     &mut self.rng,
                 )

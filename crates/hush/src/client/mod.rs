@@ -47,7 +47,7 @@ use hush_device::{
     CheckedDeviceList, DeviceList, DeviceListPolicy, DeviceListV1, KnownDeviceLists,
     PRIMARY_DEVICE_ID, VerifiedDeviceList,
 };
-use hush_ratchet::LocalIdentity;
+use hush_ratchet::{LocalIdentity, ServiceAddress, SessionAddresses, SessionOptions, SpqrPolicy};
 use hush_x3dh::Trust;
 use zeroize::Zeroizing;
 
@@ -262,6 +262,7 @@ pub struct Device<S: Store> {
     address: Address,
     policy: DeviceListPolicy,
     checked: CheckedLists,
+    spqr: SpqrPolicy,
 }
 
 impl<S: Store> fmt::Debug for Device<S> {
@@ -591,7 +592,38 @@ impl<S: Store> Device<S> {
             address,
             policy: DeviceListPolicy::default(),
             checked: CheckedLists::default(),
+            spqr: SpqrPolicy::default(),
         })
+    }
+
+    /// Whether this device's sessions run the post-quantum ratchet (SPQR). The default,
+    /// [`SpqrPolicy::Required`], is libsignal v0.101's: sessions run it and peers without
+    /// it are refused. [`SpqrPolicy::Allowed`] also talks to peers that run none (older
+    /// libsignal, hush before SPQR); with it, sessions stored before SPQR keep working.
+    /// Under `Required` such a stored session is replaced: [`Device::prepare_send`] asks
+    /// for the device's bundle and [`Device::encrypt`] starts a new session from it. Not
+    /// stored: set it each time the device is opened.
+    pub const fn set_spqr_policy(&mut self, policy: SpqrPolicy) {
+        self.spqr = policy;
+    }
+
+    /// The SPQR policy in force (see [`Device::set_spqr_policy`]).
+    #[must_use]
+    pub const fn spqr_policy(&self) -> SpqrPolicy {
+        self.spqr
+    }
+
+    /// The session options for a session with `peer`: the SPQR policy, and both
+    /// addresses when both names are service ids (libsignal's `addresses` field).
+    fn session_options(&self, peer: &Address) -> SessionOptions {
+        let addresses = match (
+            ServiceAddress::parse(self.address.name(), self.address.device_id()),
+            ServiceAddress::parse(peer.name(), peer.device_id()),
+        ) {
+            (Some(local), Some(remote)) => Some(SessionAddresses { local, remote }),
+            _ => None,
+        };
+        SessionOptions::new(self.spqr).with_addresses(addresses)
     }
 
     /// This device's address (user id and device id).

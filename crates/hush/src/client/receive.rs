@@ -3,7 +3,7 @@
 use hush_core::IdentityKey;
 use hush_core::rng::CryptoRng;
 use hush_group::{SenderKeyDistributionMessage, SenderKeyRecord};
-use hush_ratchet::{CiphertextMessage, PreKeySignalMessage, SessionRecord};
+use hush_ratchet::{CiphertextMessage, PreKeySignalMessage, SessionOptions, SessionRecord};
 use hush_x3dh::{AgreementMode, ResponderPreKeys, Trust};
 use zeroize::Zeroizing;
 
@@ -48,9 +48,10 @@ impl<S: Store> Device<S> {
         let trust = expect_identity(expected);
         let message = CiphertextMessage::decode(message_type, body)?;
         let mut record = tx.session(from)?.unwrap_or_default();
+        let options = self.session_options(from);
         let plaintext = match &message {
             CiphertextMessage::Signal(message) => record
-                .decrypt(message, &trust, rng)
+                .decrypt(message, options, &trust, rng)
                 .map_err(untrusted(from))?,
             CiphertextMessage::PreKey(message) => {
                 if *message.identity_key() != expected {
@@ -58,7 +59,7 @@ impl<S: Store> Device<S> {
                         address: from.clone(),
                     });
                 }
-                self.decrypt_prekey(&mut tx, &mut record, message, &trust, from, rng)?
+                self.decrypt_prekey(&mut tx, &mut record, message, &trust, from, options, rng)?
             }
         };
         tx.put_session(from, &record)?;
@@ -126,6 +127,7 @@ impl<S: Store> Device<S> {
         message: &PreKeySignalMessage,
         trust: &impl Fn(&IdentityKey) -> Trust,
         from: &Address,
+        options: SessionOptions,
         rng: &mut R,
     ) -> Result<Zeroizing<Vec<u8>>> {
         if record.has_session_for(message) {
@@ -135,6 +137,7 @@ impl<S: Store> Device<S> {
                     self.local(),
                     None,
                     AgreementMode::Pqxdh,
+                    options,
                     trust,
                     rng,
                 )
@@ -177,6 +180,7 @@ impl<S: Store> Device<S> {
                 self.local(),
                 Some(keys),
                 AgreementMode::Pqxdh,
+                options,
                 trust,
                 rng,
             )

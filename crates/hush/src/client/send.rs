@@ -20,8 +20,9 @@ use super::{
 
 impl<S: Store> Device<S> {
     /// The devices a message to `user` would go to that have no usable session (none,
-    /// or one with an identity key other than the list's): fetch their bundles, then
-    /// call [`Device::encrypt`].
+    /// or one with an identity key other than the list's, or one without the post-quantum
+    /// ratchet while [`Device::spqr_policy`] requires it): fetch their bundles, then call
+    /// [`Device::encrypt`].
     ///
     /// It reads only, with one exception: on the primary, when its own device list is
     /// due for a refresh ([`Device::refresh_device_list`]), it signs the list again and
@@ -46,9 +47,9 @@ impl<S: Store> Device<S> {
         let need_bundles = with_peers(&mut tx, targets)?
             .into_iter()
             .filter(|(_, key, _, peer)| {
-                peer.session
-                    .as_ref()
-                    .is_none_or(|record| record.remote_identity() != Some(*key))
+                peer.session.as_ref().is_none_or(|record| {
+                    record.remote_identity() != Some(*key) || !self.usable_under_policy(record)
+                })
             })
             .map(|(address, _, _, _)| address)
             .collect();
@@ -129,11 +130,15 @@ impl<S: Store> Device<S> {
         if record.remote_identity() != Some(*expected) {
             self.start_session(&mut record, to, expected, bundles, now, rng)?;
         }
-        let message = match record.encrypt(content, &trust, now) {
-            // An unanswered session too old to use: start over if the app gave a bundle.
-            Err(hush_ratchet::Error::SessionExpired) if find_bundle(bundles, to).is_some() => {
+        let options = self.session_options(to);
+        let message = match record.encrypt(content, options, &trust, now, rng) {
+            // An unanswered session too old to use, or one stored before SPQR while the
+            // policy requires it: start over if the app gave a bundle.
+            Err(hush_ratchet::Error::SessionExpired | hush_ratchet::Error::SpqrRequired)
+                if find_bundle(bundles, to).is_some() =>
+            {
                 self.start_session(&mut record, to, expected, bundles, now, rng)?;
-                record.encrypt(content, &trust, now)
+                record.encrypt(content, options, &trust, now, rng)
             }
             other => other,
         }
@@ -174,11 +179,20 @@ impl<S: Store> Device<S> {
                 self.local(),
                 &RemoteBundle::from(&bundle),
                 AgreementMode::Pqxdh,
+                self.session_options(to),
                 &trust,
                 now,
                 rng,
             )
             .map_err(untrusted(to))
+    }
+}
+
+impl<S: Store> Device<S> {
+    /// Whether the policy lets `record`'s current session be used: under
+    /// [`SpqrPolicy::Required`](hush_ratchet::SpqrPolicy::Required) it must run SPQR.
+    fn usable_under_policy(&self, record: &SessionRecord) -> bool {
+        self.spqr != hush_ratchet::SpqrPolicy::Required || record.current_runs_spqr() != Some(false)
     }
 }
 

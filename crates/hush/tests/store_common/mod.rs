@@ -18,7 +18,7 @@ use hush::store::LocalAccount;
 use hush_core::{IdentityKey, IdentityKeyPair, KemKeyType, KeyPair};
 use hush_group::{DistributionId, SenderKeyRecord, SenderKeyTracker};
 use hush_prekey::{IdSpace, KemPreKeyRecord, PreKeyIdAllocator, PreKeyRecord, SignedPreKeyRecord};
-use hush_ratchet::{LocalIdentity, RemoteBundle, SessionRecord};
+use hush_ratchet::{LocalIdentity, RemoteBundle, SessionOptions, SessionRecord};
 use hush_test_support::test_rng;
 use hush_x3dh::{AgreementMode, PeerPreKeys, TrustAll};
 
@@ -165,6 +165,7 @@ pub(crate) fn initiated(
             },
             &bundle,
             mode,
+            SessionOptions::default(),
             &TrustAll,
             now(),
             rng,
@@ -172,7 +173,13 @@ pub(crate) fn initiated(
         .unwrap();
     for i in 0..messages {
         record
-            .encrypt(format!("message {i}").as_bytes(), &TrustAll, now())
+            .encrypt(
+                format!("message {i}").as_bytes(),
+                SessionOptions::default(),
+                &TrustAll,
+                now(),
+                rng,
+            )
             .unwrap();
     }
     record
