@@ -66,6 +66,7 @@ pub mod kdf;
 pub mod kem;
 pub mod limits;
 pub mod rng;
+pub mod service_id;
 mod wire;
 pub mod xeddsa;
 
@@ -74,4 +75,5 @@ pub use error::{Error, Result};
 pub use fingerprint::{DisplayableFingerprint, Fingerprint, ScannableFingerprint};
 pub use identity::{IdentityKey, IdentityKeyPair};
 pub use kem::{KemCiphertext, KemKeyPair, KemKeyType, KemPublicKey, KemSecretKey, KemSharedSecret};
+pub use service_id::{ServiceId, ServiceIdKind};
 pub use xeddsa::{Signature, VerifyingKey};
