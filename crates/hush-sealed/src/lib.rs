@@ -145,6 +145,9 @@ mod v1;
 mod v2;
 mod wire;
 
+#[cfg(test)]
+mod tests;
+
 pub use certificate::{
     CertificateValidator, DeviceId, REVOKED_SERVER_KEY_IDS, SenderCertificate,
     SenderCertificateFields, ServerCertificate, Signer,

@@ -116,10 +116,21 @@ pub fn seal<R: CryptoRng + ?Sized>(
     recipient: &IdentityKey,
     rng: &mut R,
 ) -> Result<Vec<u8>> {
-    let sender_public = sender.identity_key();
-    if sender_public != *content.sender_certificate().identity_key() {
+    if sender.identity_key() != *content.sender_certificate().identity_key() {
         return Err(Error::SenderIdentityMismatch);
     }
+    seal_unchecked(content, sender, recipient, rng)
+}
+
+/// [`seal`] without the check that `sender` is the certificate's identity: for tests of
+/// the recipient's check.
+pub(crate) fn seal_unchecked<R: CryptoRng + ?Sized>(
+    content: &UnidentifiedSenderMessageContent,
+    sender: &IdentityKeyPair,
+    recipient: &IdentityKey,
+    rng: &mut R,
+) -> Result<Vec<u8>> {
+    let sender_public = sender.identity_key();
     let ephemeral = KeyPair::generate(rng);
     let ephemeral_public = ephemeral.public_key().encode();
     let recipient_bytes = recipient.encode();

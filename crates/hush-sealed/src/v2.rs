@@ -173,10 +173,22 @@ pub fn seal<R: CryptoRng + ?Sized>(
     excluded: &[ServiceId],
     rng: &mut R,
 ) -> Result<Vec<u8>> {
-    let sender_public = sender.identity_key();
-    if sender_public != *content.sender_certificate().identity_key() {
+    if sender.identity_key() != *content.sender_certificate().identity_key() {
         return Err(Error::SenderIdentityMismatch);
     }
+    seal_unchecked(content, sender, destinations, excluded, rng)
+}
+
+/// [`seal`] without the check that `sender` is the certificate's identity: for tests of
+/// the recipient's check.
+pub(crate) fn seal_unchecked<R: CryptoRng + ?Sized>(
+    content: &UnidentifiedSenderMessageContent,
+    sender: &IdentityKeyPair,
+    destinations: &[Destination],
+    excluded: &[ServiceId],
+    rng: &mut R,
+) -> Result<Vec<u8>> {
+    let sender_public = sender.identity_key();
     let groups = group_destinations(destinations, excluded)?;
 
     let m = Zeroizing::new(low_bytes_of_u32_draws::<32, R>(rng));
