@@ -79,7 +79,7 @@ fn every_device_of_both_models_opens_its_copy() {
         assert_eq!(delivery.devices.len(), 1);
         assert_eq!(
             u32::from(delivery.devices[0].device_id.get()),
-            1 + index as u32
+            u32::try_from(index + 1).unwrap()
         );
         let opened =
             hush_sealed::open(&delivery.message, device_key, &service.validator, NOW).unwrap();
