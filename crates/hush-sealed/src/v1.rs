@@ -52,33 +52,33 @@ impl LayerKeys {
         Ok(Self(okm))
     }
 
-    fn part(&self, index: usize) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        if let Some(part) = self.0.get(index * 32..index * 32 + 32) {
-            out.copy_from_slice(part);
-        }
-        out
+    /// One of the three 32-byte keys, borrowed from the wiping buffer.
+    fn part(&self, index: usize) -> &[u8; 32] {
+        const ZERO: [u8; 32] = [0; 32];
+        self.0
+            .get(index * 32..index * 32 + 32)
+            .and_then(|part| part.try_into().ok())
+            .unwrap_or(&ZERO)
     }
 
-    fn chain_key(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.part(0))
+    fn chain_key(&self) -> &[u8; 32] {
+        self.part(0)
     }
 
-    fn cipher_key(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.part(1))
+    fn cipher_key(&self) -> &[u8; 32] {
+        self.part(1)
     }
 
-    fn mac_key(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.part(2))
+    fn mac_key(&self) -> &[u8; 32] {
+        self.part(2)
     }
 
     /// `CTR(cipher key, plaintext) || HMAC(mac key, ciphertext)[..10]`.
     fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(plaintext.len() + MAC_LEN);
         out.extend_from_slice(plaintext);
-        let key = self.cipher_key();
-        Ctr::new((&*key).into(), &[0u8; 16].into()).apply_keystream(&mut out);
-        let tag = HmacSha256Key::new(self.mac_key().as_ref()).mac(&out);
+        Ctr::new(self.cipher_key().into(), &[0u8; 16].into()).apply_keystream(&mut out);
+        let tag = HmacSha256Key::new(self.mac_key()).mac(&out);
         out.extend_from_slice(tag.get(..MAC_LEN).unwrap_or_default());
         out
     }
@@ -90,15 +90,14 @@ impl LayerKeys {
             .checked_sub(MAC_LEN)
             .ok_or(Error::DecryptionFailed)?;
         let (ciphertext, tag) = sealed.split_at(split);
-        let good = HmacSha256Key::new(self.mac_key().as_ref())
+        let good = HmacSha256Key::new(self.mac_key())
             .verify_parts(&[ciphertext], tag)
             .map_err(|_| Error::DecryptionFailed)?;
         if !good {
             return Err(Error::DecryptionFailed);
         }
         let mut out = Zeroizing::new(ciphertext.to_vec());
-        let key = self.cipher_key();
-        Ctr::new((&*key).into(), &[0u8; 16].into()).apply_keystream(&mut out);
+        Ctr::new(self.cipher_key().into(), &[0u8; 16].into()).apply_keystream(&mut out);
         Ok(out)
     }
 }
@@ -151,7 +150,7 @@ pub(crate) fn seal_unchecked<R: CryptoRng + ?Sized>(
         .agree(recipient.public_key())
         .map_err(bad_recipient)?;
     let static_keys = LayerKeys::derive(
-        &[ephemeral_keys.chain_key().as_ref(), &encrypted_static],
+        &[ephemeral_keys.chain_key(), &encrypted_static],
         shared.as_bytes(),
     )?;
     let encrypted_message = static_keys.seal(content.as_bytes());
@@ -202,7 +201,7 @@ pub(crate) fn open(
 
     let shared = own.agree(&sender).map_err(|_| Error::DecryptionFailed)?;
     let static_keys = LayerKeys::derive(
-        &[ephemeral_keys.chain_key().as_ref(), &encrypted_static],
+        &[ephemeral_keys.chain_key(), &encrypted_static],
         shared.as_bytes(),
     )?;
     let plaintext = static_keys.open(&encrypted_message)?;
