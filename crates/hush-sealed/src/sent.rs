@@ -106,8 +106,10 @@ impl<'a> SentMessage<'a> {
             return Err(Error::Malformed(WHAT));
         }
         let mut entries = Vec::with_capacity(count);
-        let mut devices: Vec<RecipientDevice> = Vec::new();
-        let mut keys: Vec<([u8; 17], u8)> = Vec::with_capacity(count);
+        let mut devices: Vec<RecipientDevice> = Vec::with_capacity(count);
+        // Per entry: the service id and a bit per device id it lists (device ids are
+        // 1..=127; bit 0 marks an excluded entry), to find repeats without hashing.
+        let mut seen: Vec<([u8; 17], u128)> = Vec::with_capacity(count);
         for _ in 0..count {
             let service_id = if service_id_len == 17 {
                 let raw = take::<17>(&mut rest)?;
@@ -116,6 +118,7 @@ impl<'a> SentMessage<'a> {
                 ServiceId::aci(*take::<16>(&mut rest)?)
             };
             let first = devices.len();
+            let mut mask = 0u128;
             loop {
                 let [device] = *take::<1>(&mut rest)?;
                 if device == 0 {
@@ -126,6 +129,11 @@ impl<'a> SentMessage<'a> {
                 }
                 let device_id =
                     DeviceId::new(u32::from(device)).map_err(|_| Error::Malformed(WHAT))?;
+                let bit = 1u128 << device_id.get();
+                if mask & bit != 0 {
+                    return Err(Error::Malformed(WHAT));
+                }
+                mask |= bit;
                 let raw = u16::from_be_bytes(*take::<2>(&mut rest)?);
                 if devices.len() >= MAX_DEVICES {
                     return Err(Error::TooMany {
@@ -142,23 +150,21 @@ impl<'a> SentMessage<'a> {
                 }
             }
             let key_material = if devices.len() == first {
-                keys.push((service_id.fixed_width_binary(), 0));
+                mask = 1;
                 None
             } else {
                 let start = offset(bytes, rest);
                 take::<KEY_MATERIAL_LEN>(&mut rest)?;
-                for device in devices.get(first..).unwrap_or_default() {
-                    keys.push((service_id.fixed_width_binary(), device.device_id.get()));
-                }
                 Some(start..start + KEY_MATERIAL_LEN)
             };
+            seen.push((service_id.fixed_width_binary(), mask));
             entries.push(Entry {
                 service_id,
                 devices: first..devices.len(),
                 key_material,
             });
         }
-        check_unique(&mut keys)?;
+        check_unique(&mut seen)?;
         if rest.len() < EPHEMERAL_LEN + AEAD_TAG_LEN
             || rest.len() > EPHEMERAL_LEN + MAX_CONTENT_LEN + AEAD_TAG_LEN
         {
@@ -267,13 +273,23 @@ impl<'m> SentRecipient<'m> {
         self.entry.key_material.clone()
     }
 
+    /// The `ReceivedMessage` for this entry's devices as three parts to write one after
+    /// the other (the version byte, `C || AT`, the shared bytes), without copying them
+    /// together; `None` when excluded. A server that stores or sends the parts directly
+    /// copies each byte once.
+    #[must_use]
+    pub fn received_message_parts(&self) -> Option<[&'m [u8]; 3]> {
+        const VERSION: &[u8] = &[RECEIVED_VERSION_BYTE];
+        let key_material = self.message.bytes.get(self.entry.key_material.clone()?)?;
+        Some([VERSION, key_material, self.message.shared_bytes()])
+    }
+
     /// The `ReceivedMessage` for this entry's devices; `None` when excluded.
     #[must_use]
     pub fn received_message(&self) -> Option<Vec<u8>> {
-        let key_material = self.message.bytes.get(self.entry.key_material.clone()?)?;
-        let shared = self.message.shared_bytes();
-        let mut out = Vec::with_capacity(1 + key_material.len() + shared.len());
-        out.push(RECEIVED_VERSION_BYTE);
+        let [version, key_material, shared] = self.received_message_parts()?;
+        let mut out = Vec::with_capacity(version.len() + key_material.len() + shared.len());
+        out.extend_from_slice(version);
         out.extend_from_slice(key_material);
         out.extend_from_slice(shared);
         Some(out)
@@ -322,17 +338,23 @@ fn offset(all: &[u8], tail: &[u8]) -> usize {
     all.len() - tail.len()
 }
 
-/// No (service id, device) twice; no excluded service id (device 0) twice or also
-/// listed with devices.
-fn check_unique(keys: &mut [([u8; 17], u8)]) -> Result<()> {
-    keys.sort_unstable();
-    for pair in keys.windows(2) {
-        if let [(a_id, a_device), (b_id, b_device)] = pair
-            && a_id == b_id
-            && (a_device == b_device || *a_device == 0)
-        {
-            return Err(Error::Malformed(WHAT));
-        }
+/// No (service id, device) twice; no excluded service id (bit 0) twice or also listed
+/// with devices. Within one entry repeats were refused while parsing; here entries that
+/// repeat a service id are brought together by sorting.
+fn check_unique(seen: &mut [([u8; 17], u128)]) -> Result<()> {
+    seen.sort_unstable_by_key(|&(id, _)| id);
+    let mut run: Option<([u8; 17], u128)> = None;
+    for &(id, mask) in seen.iter() {
+        run = match run {
+            Some((run_id, run_mask)) if run_id == id => {
+                // An excluded entry shares its service id with nothing.
+                if run_mask & mask != 0 || (run_mask | mask) & 1 != 0 {
+                    return Err(Error::Malformed(WHAT));
+                }
+                Some((id, run_mask | mask))
+            }
+            _ => Some((id, mask)),
+        };
     }
     Ok(())
 }
