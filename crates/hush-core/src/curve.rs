@@ -184,6 +184,50 @@ impl PrivateKey {
         Ok(SharedSecret(*shared))
     }
 
+    /// Two X25519 agreements with one peer key, `(self, their_public)` and
+    /// `(other, their_public)`, for less than two calls to [`PrivateKey::agree`]: the
+    /// peer's point is decoded once and both results converted back with one inversion.
+    /// Sealed sender needs exactly this (an ephemeral and an identity key, both against
+    /// a recipient's identity key).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NonContributory`] when either output is all zero (`their_public` has
+    /// small order; then both are).
+    pub fn agree_pair(
+        &self,
+        other: &Self,
+        their_public: &PublicKey,
+    ) -> Result<(SharedSecret, SharedSecret)> {
+        let (first, second) = match their_public.montgomery().to_edwards(0) {
+            Some(point) => {
+                let mut products = [
+                    point.mul_clamped(self.scalar),
+                    point.mul_clamped(other.scalar),
+                ];
+                let [first, second] = match <[MontgomeryPoint; 2]>::try_from(
+                    EdwardsPoint::to_montgomery_batch(&products),
+                ) {
+                    Ok(both) => both,
+                    Err(_) => [products[0].to_montgomery(), products[1].to_montgomery()],
+                };
+                products.zeroize();
+                (
+                    Zeroizing::new(first.to_bytes()),
+                    Zeroizing::new(second.to_bytes()),
+                )
+            }
+            None => (
+                Zeroizing::new(x25519(&self.scalar, their_public)),
+                Zeroizing::new(x25519(&other.scalar, their_public)),
+            ),
+        };
+        if bool::from(first.ct_eq(&[0u8; 32]) | second.ct_eq(&[0u8; 32])) {
+            return Err(Error::NonContributory);
+        }
+        Ok((SharedSecret(*first), SharedSecret(*second)))
+    }
+
     pub(crate) const fn scalar_bytes(&self) -> &[u8; 32] {
         &self.scalar
     }
@@ -488,6 +532,32 @@ mod tests {
             }
         }
         assert!(twist > 10, "the twist route was not exercised");
+    }
+
+    #[test]
+    fn agreement_pair_equals_two_agreements() {
+        let mut rng = hush_test_support::test_rng(8);
+        for _ in 0..32 {
+            let (a, b) = (
+                PrivateKey::generate(&mut rng),
+                PrivateKey::generate(&mut rng),
+            );
+            let mut u = [0u8; 32];
+            rand_core::Rng::fill_bytes(&mut rng, &mut u);
+            for peer in [
+                PrivateKey::generate(&mut rng).public_key(),
+                PublicKey::from_montgomery_bytes(u),
+            ] {
+                let (first, second) = a.agree_pair(&b, &peer).unwrap();
+                assert_eq!(
+                    (first, second),
+                    (a.agree(&peer).unwrap(), b.agree(&peer).unwrap())
+                );
+            }
+        }
+        let a = PrivateKey::from_bytes([1; 32]);
+        let zero = PublicKey::from_montgomery_bytes([0; 32]);
+        assert_eq!(a.agree_pair(&a, &zero).unwrap_err(), Error::NonContributory);
     }
 
     /// RFC 7748 section 5.2, the first test vector.

@@ -135,23 +135,20 @@ pub(crate) fn seal_unchecked<R: CryptoRng + ?Sized>(
     let recipient_bytes = recipient.encode();
     let bad_recipient = |_| Error::InvalidKey("recipient identity key: small order");
 
-    let shared = ephemeral
+    // Both agreements are with the recipient's key: one call decodes it once.
+    let (ephemeral_shared, static_shared) = ephemeral
         .private_key()
-        .agree(recipient.public_key())
+        .agree_pair(sender.private_key(), recipient.public_key())
         .map_err(bad_recipient)?;
     let ephemeral_keys = LayerKeys::derive(
         &[SALT_PREFIX, &recipient_bytes, &ephemeral_public],
-        shared.as_bytes(),
+        ephemeral_shared.as_bytes(),
     )?;
     let encrypted_static = ephemeral_keys.seal(&sender_public.encode());
 
-    let shared = sender
-        .private_key()
-        .agree(recipient.public_key())
-        .map_err(bad_recipient)?;
     let static_keys = LayerKeys::derive(
         &[ephemeral_keys.chain_key(), &encrypted_static],
-        shared.as_bytes(),
+        static_shared.as_bytes(),
     )?;
     let encrypted_message = static_keys.seal(content.as_bytes());
 

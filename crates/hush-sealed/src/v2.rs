@@ -227,18 +227,18 @@ pub(crate) fn seal_unchecked<R: CryptoRng + ?Sized>(
         let recipient = group.identity_key.public_key();
         let recipient_bytes = recipient.encode();
         let bad_recipient = |_| Error::InvalidKey("recipient identity key: small order");
-        let shared = keys.ephemeral.agree(recipient).map_err(bad_recipient)?;
+        // Both agreements are with the recipient's key: one call decodes it once.
+        let (shared, sender_shared) = keys
+            .ephemeral
+            .agree_pair(sender.private_key(), recipient)
+            .map_err(bad_recipient)?;
         let pad = key_pad(shared.as_bytes(), &ephemeral_bytes, &recipient_bytes)?;
         let mut encrypted_key = [0u8; KEY_LEN];
         for ((out, m), p) in encrypted_key.iter_mut().zip(m.iter()).zip(pad.iter()) {
             *out = m ^ p;
         }
-        let shared = sender
-            .private_key()
-            .agree(recipient)
-            .map_err(bad_recipient)?;
         let tag = auth_tag(
-            shared.as_bytes(),
+            sender_shared.as_bytes(),
             &ephemeral_bytes,
             &encrypted_key,
             &sender_bytes,
