@@ -286,43 +286,23 @@ fn floors(c: &mut Criterion) {
     group.bench_function("key generation (fixed-base)", |b| {
         b.iter(|| KeyPair::generate(&mut rng))
     });
-    // The same X25519 through the Edwards form: decompress the peer's u (a square root),
-    // a variable-base multiplication (dalek's AVX2 backend where the CPU has it), back to
-    // u. Same output for every point on the curve (not for twist points, which the
-    // ladder also handles). Measured to see what a faster agreement would give; hush-core
-    // uses the ladder.
+    // `PrivateKey::agree` takes the Edwards form for points on the curve (a square root
+    // to decompress, dalek's vector-backend multiplication, one inversion back). For
+    // comparison, the Montgomery ladder it used before issue 19 (and x25519-dalek uses):
+    // the same output.
     let scalar = *private.to_bytes();
     let peer_u = curve25519_dalek::MontgomeryPoint(*peer.as_montgomery_bytes());
     assert_eq!(
-        peer_u
-            .to_edwards(0)
-            .unwrap()
-            .mul_clamped(scalar)
-            .to_montgomery()
-            .to_bytes(),
+        peer_u.mul_clamped(scalar).to_bytes(),
         *private.agree(&peer).unwrap().as_bytes()
     );
-    group.bench_function("X25519 through the Edwards form", |b| {
-        b.iter(|| {
-            black_box(&peer_u)
-                .to_edwards(0)
-                .unwrap()
-                .mul_clamped(scalar)
-                .to_montgomery()
-        })
+    group.bench_function("X25519 by the Montgomery ladder", |b| {
+        b.iter(|| black_box(&peer_u).mul_clamped(scalar))
     });
-    group.bench_function(
-        "two X25519 with one peer point through the Edwards form",
-        |b| {
-            b.iter(|| {
-                let point = black_box(&peer_u).to_edwards(0).unwrap();
-                curve25519_dalek::EdwardsPoint::to_montgomery_batch(&[
-                    point.mul_clamped(scalar),
-                    point.mul_clamped([9; 32]),
-                ])
-            })
-        },
-    );
+    let other = PrivateKey::generate(&mut rng);
+    group.bench_function("two X25519 with one peer key (agree_pair)", |b| {
+        b.iter(|| private.agree_pair(&other, black_box(&peer)).unwrap())
+    });
     group.bench_function("HKDF-SHA256 96 bytes, 86-byte salt", |b| {
         let salt = [7u8; 86];
         b.iter(|| {
