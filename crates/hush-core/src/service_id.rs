@@ -136,6 +136,36 @@ impl fmt::Debug for ServiceId {
     }
 }
 
+/// Constructors and the fixed-width decoder, added for sealed sender v2 (`hush-sealed`),
+/// which lists its recipients in the 17-byte form.
+impl ServiceId {
+    /// The ACI with the 16 bytes of `uuid`.
+    #[must_use]
+    pub const fn aci(uuid: [u8; 16]) -> Self {
+        Self::new(ServiceIdKind::Aci, uuid)
+    }
+
+    /// The PNI with the 16 bytes of `uuid`.
+    #[must_use]
+    pub const fn pni(uuid: [u8; 16]) -> Self {
+        Self::new(ServiceIdKind::Pni, uuid)
+    }
+
+    /// Reads the 17-byte fixed-width binary form. `None` unless the kind byte is 0x00
+    /// (ACI) or 0x01 (PNI), as libsignal's parser decides; every UUID is accepted.
+    #[must_use]
+    pub fn from_fixed_width_binary(bytes: &[u8; 17]) -> Option<Self> {
+        let (&kind, uuid) = bytes.split_first()?;
+        let kind = match kind {
+            0x00 => ServiceIdKind::Aci,
+            0x01 => ServiceIdKind::Pni,
+            _ => return None,
+        };
+        let uuid: [u8; 16] = uuid.try_into().ok()?;
+        Some(Self { kind, uuid })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +210,33 @@ mod tests {
         ] {
             assert_eq!(ServiceId::parse(text), None, "{text}");
         }
+    }
+}
+
+#[cfg(test)]
+mod fixed_width_tests {
+    use super::*;
+
+    #[test]
+    fn fixed_width_binary_round_trips_and_refuses_unknown_kinds() {
+        // From libsignal v0.101's sealed_sender.json: a recipient's
+        // `service_id_fixed_width_binary` beside its `service_id` string.
+        let aci = ServiceId::parse("796abedb-ca4e-4f18-8803-1fde5b921f9f").unwrap();
+        let mut bytes = [0u8; 17];
+        bytes[1..].copy_from_slice(&[
+            0x79, 0x6a, 0xbe, 0xdb, 0xca, 0x4e, 0x4f, 0x18, 0x88, 0x03, 0x1f, 0xde, 0x5b, 0x92,
+            0x1f, 0x9f,
+        ]);
+        assert_eq!(ServiceId::from_fixed_width_binary(&bytes), Some(aci));
+        assert_eq!(aci.fixed_width_binary(), bytes);
+        bytes[0] = 0x01;
+        let pni = ServiceId::from_fixed_width_binary(&bytes).unwrap();
+        assert_eq!(pni, ServiceId::pni(*aci.uuid()));
+        assert_eq!(pni.to_string(), "PNI:796abedb-ca4e-4f18-8803-1fde5b921f9f");
+        for kind in [0x02, 0x80, 0xff] {
+            bytes[0] = kind;
+            assert_eq!(ServiceId::from_fixed_width_binary(&bytes), None);
+        }
+        assert_eq!(ServiceId::aci(*aci.uuid()), aci);
     }
 }

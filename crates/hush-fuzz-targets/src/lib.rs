@@ -30,6 +30,7 @@ pub mod facade;
 pub mod group;
 pub mod prekey;
 pub mod ratchet;
+pub mod sealed;
 pub mod spqr;
 pub mod store;
 pub mod vault;
@@ -85,6 +86,11 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("spqr_state", spqr::spqr_state),
     ("spqr_chunks", spqr::spqr_chunks),
     ("spqr_interaction", spqr::spqr_interaction),
+    ("sealed_server_certificate", sealed::sealed_server_certificate),
+    ("sealed_sender_certificate", sealed::sealed_sender_certificate),
+    ("sealed_v1_open", sealed::sealed_v1_open),
+    ("sealed_received_open", sealed::sealed_received_open),
+    ("sealed_sent_message", sealed::sealed_sent_message),
 ];
 
 /// The target registered under `name`, if any.

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use hush_core::kem::{KemCiphertext, KemKeyPair, KemKeyType, KemPublicKey, KemSecretKey};
 use hush_core::{IdentityKeyPair, PrivateKey, PublicKey, ScannableFingerprint, Signature};
-use hush_fuzz_targets::{TARGETS, Target, core_targets};
+use hush_fuzz_targets::{TARGETS, Target, core_targets, sealed};
 use hush_test_support::test_rng;
 use serde::Deserialize;
 
@@ -42,7 +42,11 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 fn load<T: for<'de> Deserialize<'de>>(name: &str) -> T {
-    let path = repo_root().join("test-vectors/libsignal").join(name);
+    load_from("test-vectors/libsignal", name)
+}
+
+fn load_from<T: for<'de> Deserialize<'de>>(dir: &str, name: &str) -> T {
+    let path = repo_root().join(dir).join(name);
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -67,6 +71,31 @@ struct XeddsaCase {
 struct FingerprintCase {
     version: u32,
     scannable_local: String,
+}
+
+/// The parts of libsignal v0.101's `sealed_sender.json` the sealed-sender seeds use.
+#[derive(Deserialize)]
+struct SealedVectors {
+    server_certificate: Serialized,
+    revoked_server_certificate: Serialized,
+    sender_certificates: SealedSenderCertificates,
+    v2: Vec<SealedV2>,
+}
+
+#[derive(Deserialize)]
+struct Serialized {
+    serialized: String,
+}
+
+#[derive(Deserialize)]
+struct SealedSenderCertificates {
+    alice: Serialized,
+    bob: Serialized,
+}
+
+#[derive(Deserialize)]
+struct SealedV2 {
+    sent: String,
 }
 
 #[derive(Deserialize)]
@@ -264,7 +293,80 @@ fn builtin_seeds() -> Vec<Seed> {
             true,
         ));
     }
+    sealed_seeds(&mut seeds);
     seeds
+}
+
+/// Seeds for `hush-sealed`'s targets: libsignal's certificates and `SentMessage`s from
+/// `test-vectors/libsignal-v0101/sealed_sender.json`, and genuine messages of the
+/// targets' fixed parties (which the open targets can decrypt).
+fn sealed_seeds(seeds: &mut Vec<Seed>) {
+    let vectors: SealedVectors = load_from("test-vectors/libsignal-v0101", "sealed_sender.json");
+    seeds.push(seed(
+        "sealed_server_certificate",
+        "libsignal-v0101",
+        unhex(&vectors.server_certificate.serialized),
+        true,
+    ));
+    seeds.push(seed(
+        "sealed_server_certificate",
+        "libsignal-v0101-revoked",
+        unhex(&vectors.revoked_server_certificate.serialized),
+        true,
+    ));
+    let fixture = sealed::fixture();
+    seeds.push(seed(
+        "sealed_server_certificate",
+        "fixture",
+        fixture.server_certificate.as_bytes().to_vec(),
+        true,
+    ));
+    let certificates = &vectors.sender_certificates;
+    seeds.push(seed(
+        "sealed_sender_certificate",
+        "libsignal-v0101-alice",
+        unhex(&certificates.alice.serialized),
+        true,
+    ));
+    seeds.push(seed(
+        "sealed_sender_certificate",
+        "libsignal-v0101-bob",
+        unhex(&certificates.bob.serialized),
+        true,
+    ));
+    seeds.push(seed(
+        "sealed_sender_certificate",
+        "fixture-alice",
+        fixture.alice_certificate.as_bytes().to_vec(),
+        true,
+    ));
+    for (index, v2) in vectors.v2.iter().enumerate() {
+        seeds.push(seed(
+            "sealed_sent_message",
+            format!("libsignal-v0101-{index}"),
+            unhex(&v2.sent),
+            true,
+        ));
+    }
+    let messages = sealed::seeds();
+    seeds.push(seed(
+        "sealed_sent_message",
+        "fixture-linked-devices",
+        messages.sent,
+        true,
+    ));
+    seeds.push(seed(
+        "sealed_v1_open",
+        "fixture",
+        messages.v1[1..].to_vec(),
+        true,
+    ));
+    seeds.push(seed(
+        "sealed_received_open",
+        "fixture",
+        messages.received[1..].to_vec(),
+        true,
+    ));
 }
 
 /// Whether the decoder (or verifier) behind `target` accepts `bytes`: the built-in seeds
@@ -300,6 +402,24 @@ fn accepted(target: &str, bytes: &[u8]) -> bool {
             KemKeyPair::decode(public, secret).is_ok()
         }
         "scannable_fingerprint" => ScannableFingerprint::decode(bytes).is_ok(),
+        "sealed_server_certificate" => hush_sealed::ServerCertificate::decode(bytes).is_ok(),
+        "sealed_sender_certificate" => hush_sealed::SenderCertificate::decode(bytes).is_ok(),
+        "sealed_sent_message" => hush_sealed::SentMessage::parse(bytes).is_ok(),
+        "sealed_v1_open" | "sealed_received_open" => {
+            let version = if target == "sealed_v1_open" {
+                0x11
+            } else {
+                0x22
+            };
+            let f = sealed::fixture();
+            hush_sealed::open(
+                &[&[version], bytes].concat(),
+                &f.bob,
+                &f.validator,
+                sealed::NOW_MS,
+            )
+            .is_ok()
+        }
         other => panic!("no acceptance check for built-in seeds of {other}"),
     }
 }
